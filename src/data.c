@@ -1,0 +1,638 @@
+/* data.c: IDX reader (plain or gzip), datasets, the synthetic set, epoch order and sharding.
+ *
+ * Reading: the file is opened with open(2) (so that a missing file or a directory gives a clear
+ * message), then read through zlib's gzread, which decompresses a gzip stream (recognised by its
+ * 0x1f 0x8b magic) and passes any other file through unchanged. The header is read and validated
+ * first, so that an absurd size is refused before anything is allocated; the data buffer then
+ * grows with what the file really holds, up to the size the header announced. zlib reports a
+ * truncated gzip stream only through gzerror (Z_BUF_ERROR) after a short read and through the
+ * return value of gzclose, so both are checked.
+ *
+ * Random streams (all splitmix64, rng.h) are derived from a seed by
+ *     derive(s) = the first output of splitmix64 started at state s
+ * (that is: rng_seed(&m, s); rng_seed(&r, rng_next(&m))), so that nearby seeds give unrelated
+ * streams. */
+#include "data.h"
+
+#include <math.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "rng.h"
+
+#define IDX_TYPE_U8    0x08
+#define IDX_MAX_HEADER 16 /* 4 + 3 * 4 */
+
+/* ---- header ---- */
+
+/* Validate the 4 magic bytes (h has `have` >= 4 bytes). Sets *ndims. */
+static int check_magic(const uint8_t *h, const char *name, int *ndims, tdp_err_t *err) {
+    if (h[0] != 0 || h[1] != 0)
+        return tdp_fail(err, TDP_EINPUT,
+                        "%s: not an IDX file: bad magic 0x%02x%02x%02x%02x (an IDX file starts "
+                        "with two zero bytes)",
+                        name, h[0], h[1], h[2], h[3]);
+    if (h[2] != IDX_TYPE_U8)
+        return tdp_fail(err, TDP_EINPUT,
+                        "%s: unsupported IDX data type byte 0x%02x (only 0x08, unsigned byte, is "
+                        "supported)",
+                        name, h[2]);
+    if (h[3] < 1 || h[3] > 3)
+        return tdp_fail(err, TDP_EINPUT,
+                        "%s: unsupported number of IDX dimensions %d (must be 1..3)", name, h[3]);
+    *ndims = h[3];
+    return TDP_OK;
+}
+
+static uint32_t be32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+/* Decode the dimensions (p points at ndims * 4 bytes) and the checked data size. */
+static int parse_dims(const uint8_t *p, int ndims, const char *name, uint32_t dims[3],
+                      size_t *nbytes, tdp_err_t *err) {
+    char shape[64];
+    size_t used = 0;
+    size_t prod = 1;
+    int overflow = 0;
+    dims[0] = dims[1] = dims[2] = 0;
+    for (int i = 0; i < ndims; i++) {
+        dims[i] = be32(p + 4 * (size_t)i);
+        if (!overflow && tdp_mul_size(prod, dims[i], &prod) != 0)
+            overflow = 1;
+        int w =
+            snprintf(shape + used, sizeof shape - used, "%s%u", i ? " x " : "", (unsigned)dims[i]);
+        if (w > 0 && (size_t)w < sizeof shape - used)
+            used += (size_t)w;
+    }
+    if (overflow)
+        return tdp_fail(err, TDP_EINPUT, "%s: IDX dimensions %s overflow the size of memory", name,
+                        shape);
+    if (prod > IDX_MAX_BYTES)
+        return tdp_fail(err, TDP_EINPUT,
+                        "%s: IDX data size %zu bytes (%s) exceeds the limit of %zu bytes", name,
+                        prod, shape, (size_t)IDX_MAX_BYTES);
+    *nbytes = prod;
+    return TDP_OK;
+}
+
+static int fail_short_header(const char *name, size_t want, size_t got, tdp_err_t *err) {
+    if (got == 0)
+        return tdp_fail(err, TDP_EINPUT, "%s: empty file", name);
+    return tdp_fail(err, TDP_EINPUT, "%s: truncated header: expected %zu bytes, got %zu", name,
+                    want, got);
+}
+
+static int fail_short_data(const char *name, size_t want, size_t got, tdp_err_t *err) {
+    return tdp_fail(err, TDP_EINPUT,
+                    "%s: truncated data: expected %zu bytes after the header, got %zu", name, want,
+                    got);
+}
+
+/* ---- idx_parse ---- */
+
+int idx_parse(const uint8_t *buf, size_t len, const char *name, idx_array_t *out, tdp_err_t *err) {
+    memset(out, 0, sizeof *out);
+    int ndims = 0;
+    uint32_t dims[3];
+    size_t nbytes = 0;
+    if (len < 4)
+        return fail_short_header(name, 4, len, err);
+    int rc = check_magic(buf, name, &ndims, err);
+    if (rc != TDP_OK)
+        return rc;
+    size_t hdr = 4 + 4 * (size_t)ndims;
+    if (len < hdr)
+        return fail_short_header(name, hdr, len, err);
+    rc = parse_dims(buf + 4, ndims, name, dims, &nbytes, err);
+    if (rc != TDP_OK)
+        return rc;
+    if (len - hdr < nbytes)
+        return fail_short_data(name, nbytes, len - hdr, err);
+    if (len - hdr > nbytes)
+        return tdp_fail(err, TDP_EINPUT, "%s: %zu trailing bytes after the data", name,
+                        len - hdr - nbytes);
+    uint8_t *data;
+    TDP_MALLOC(data, nbytes ? nbytes : 1, err);
+    if (nbytes)
+        memcpy(data, buf + hdr, nbytes);
+    out->ndims = ndims;
+    memcpy(out->dims, dims, sizeof dims);
+    out->nbytes = nbytes;
+    out->data = data;
+    return TDP_OK;
+}
+
+void idx_free(idx_array_t *a) {
+    if (a == NULL)
+        return;
+    free(a->data);
+    memset(a, 0, sizeof *a);
+}
+
+/* ---- idx_read ---- */
+
+typedef struct {
+    gzFile gz;
+    const char *path;
+    size_t pos; /* decompressed bytes read so far */
+} reader_t;
+
+/* Turn the state of a gzFile after a failed or short read into an error. Returns TDP_OK when the
+ * stream simply ended. */
+static int reader_status(reader_t *r, tdp_err_t *err) {
+    int errnum = Z_OK;
+    const char *msg = gzerror(r->gz, &errnum);
+    switch (errnum) {
+    case Z_OK:
+        return TDP_OK;
+    case Z_BUF_ERROR:
+        return tdp_fail(err, TDP_EINPUT,
+                        "%s: truncated gzip stream: unexpected end of file after %zu "
+                        "decompressed bytes",
+                        r->path, r->pos);
+    case Z_ERRNO: {
+        int e = errno;
+        return tdp_fail(err, TDP_ERUNTIME, "%s: read error: %s", r->path,
+                        e ? strerror(e) : "unknown error");
+    }
+    case Z_MEM_ERROR:
+        return tdp_fail(err, TDP_ERUNTIME, "%s: out of memory in zlib", r->path);
+    case Z_DATA_ERROR:
+        return tdp_fail(err, TDP_EINPUT, "%s: corrupt gzip data: %s", r->path,
+                        msg ? msg : "data error");
+    default:
+        return tdp_fail(err, TDP_ERUNTIME, "%s: zlib error %d: %s", r->path, errnum,
+                        msg ? msg : "?");
+    }
+}
+
+/* Read up to len bytes; *got is what was read (less than len only at the end of the file).
+ * Any zlib or system error, including a truncated gzip stream, is an error. */
+static int reader_read(reader_t *r, void *buf, size_t len, size_t *got, tdp_err_t *err) {
+    uint8_t *p = buf;
+    size_t done = 0;
+    while (done < len) {
+        size_t chunk = len - done;
+        if (chunk > ((size_t)1 << 30))
+            chunk = (size_t)1 << 30;
+        errno = 0;
+        int n = gzread(r->gz, p + done, (unsigned)chunk);
+        if (n < 0) {
+            int rc = reader_status(r, err);
+            if (rc == TDP_OK) /* should not happen: gzread failed without a recorded error */
+                rc = tdp_fail(err, TDP_ERUNTIME, "%s: read error", r->path);
+            return rc;
+        }
+        if (n == 0)
+            break;
+        done += (size_t)n;
+        r->pos += (size_t)n;
+    }
+    *got = done;
+    if (done < len)
+        return reader_status(r, err); /* a short read: the end, or a truncated gzip stream */
+    return TDP_OK;
+}
+
+int idx_read(const char *path, idx_array_t *out, tdp_err_t *err) {
+    memset(out, 0, sizeof *out);
+    int rc = TDP_OK;
+    uint8_t *data = NULL;
+    uint8_t *scratch = NULL;
+    reader_t r = {NULL, path, 0};
+
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return tdp_fail(err,
+                        (e == ENOMEM || e == EMFILE || e == ENFILE) ? TDP_ERUNTIME : TDP_EINPUT,
+                        "%s: cannot open: %s", path, strerror(e));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return tdp_fail(err, TDP_ERUNTIME, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return tdp_fail(err, TDP_EINPUT, "%s: cannot open: Is a directory", path);
+    }
+    r.gz = gzdopen(fd, "rb");
+    if (r.gz == NULL) {
+        close(fd);
+        return tdp_fail(err, TDP_ERUNTIME, "%s: cannot open: out of memory in zlib", path);
+    }
+    if (gzbuffer(r.gz, 1u << 17) != 0) {
+        rc = tdp_fail(err, TDP_ERUNTIME, "%s: gzbuffer failed", path);
+        goto done;
+    }
+
+    /* header */
+    uint8_t hdr[IDX_MAX_HEADER];
+    size_t got = 0;
+    int ndims = 0;
+    uint32_t dims[3];
+    size_t nbytes = 0;
+    rc = reader_read(&r, hdr, 4, &got, err);
+    if (rc != TDP_OK)
+        goto done;
+    if (got < 4) {
+        rc = fail_short_header(path, 4, got, err);
+        goto done;
+    }
+    rc = check_magic(hdr, path, &ndims, err);
+    if (rc != TDP_OK)
+        goto done;
+    size_t hlen = 4 + 4 * (size_t)ndims;
+    rc = reader_read(&r, hdr + 4, hlen - 4, &got, err);
+    if (rc != TDP_OK)
+        goto done;
+    if (got < hlen - 4) {
+        rc = fail_short_header(path, hlen, 4 + got, err);
+        goto done;
+    }
+    rc = parse_dims(hdr + 4, ndims, path, dims, &nbytes, err);
+    if (rc != TDP_OK)
+        goto done;
+
+    /* data: the buffer grows with what the file holds, so that a short file claiming a huge
+     * size costs no more than its real size */
+    size_t cap = nbytes < ((size_t)64 << 20) ? nbytes : ((size_t)64 << 20);
+    size_t have = 0;
+    TDP_MALLOC_GOTO(data, cap ? cap : 1, err, rc, done);
+    for (;;) {
+        rc = reader_read(&r, data + have, cap - have, &got, err);
+        if (rc != TDP_OK)
+            goto done;
+        have += got;
+        if (have < cap || cap == nbytes)
+            break;
+        size_t ncap = cap > nbytes / 2 ? nbytes : cap * 2;
+        uint8_t *nd = realloc(data, ncap);
+        if (nd == NULL) {
+            rc = tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory allocating %zu bytes",
+                              ncap);
+            goto done;
+        }
+        data = nd;
+        cap = ncap;
+    }
+    if (have < nbytes) {
+        rc = fail_short_data(path, nbytes, have, err);
+        goto done;
+    }
+
+    /* nothing may follow the data */
+    size_t trailing = 0;
+    const size_t scratch_len = (size_t)1 << 16;
+    TDP_MALLOC_GOTO(scratch, scratch_len, err, rc, done);
+    for (;;) {
+        rc = reader_read(&r, scratch, scratch_len, &got, err);
+        if (rc != TDP_OK)
+            goto done;
+        trailing += got;
+        if (got < scratch_len || trailing > IDX_MAX_BYTES)
+            break;
+    }
+    if (trailing > IDX_MAX_BYTES) {
+        rc = tdp_fail(err, TDP_EINPUT, "%s: more than %zu trailing bytes after the data", path,
+                      (size_t)IDX_MAX_BYTES);
+        goto done;
+    }
+    if (trailing > 0) {
+        rc = tdp_fail(err, TDP_EINPUT, "%s: %zu trailing bytes after the data", path, trailing);
+        goto done;
+    }
+
+    out->ndims = ndims;
+    memcpy(out->dims, dims, sizeof dims);
+    out->nbytes = nbytes;
+    out->data = data;
+    data = NULL;
+
+done:
+    free(scratch);
+    if (r.gz != NULL) {
+        int crc = gzclose(r.gz); /* also closes fd */
+        if (rc == TDP_OK && crc != Z_OK) {
+            if (crc == Z_BUF_ERROR)
+                rc = tdp_fail(err, TDP_EINPUT,
+                              "%s: truncated gzip stream: unexpected end of file after %zu "
+                              "decompressed bytes",
+                              path, r.pos);
+            else
+                rc = tdp_fail(err, TDP_ERUNTIME, "%s: error closing the file (zlib error %d)", path,
+                              crc);
+        }
+    }
+    if (rc != TDP_OK) {
+        free(data);
+        idx_free(out); /* frees what a late gzclose failure left there */
+    }
+    return rc;
+}
+
+/* ---- datasets ---- */
+
+int dataset_from_idx(idx_array_t *images, idx_array_t *labels, int classes, const char *what,
+                     dataset_t *out, tdp_err_t *err) {
+    memset(out, 0, sizeof *out);
+    if (classes < 1 || classes > 256)
+        return tdp_fail(err, TDP_EINPUT, "%s: bad number of classes %d (must be 1..256)", what,
+                        classes);
+    if (images->ndims != 2 && images->ndims != 3)
+        return tdp_fail(err, TDP_EINPUT,
+                        "%s: images must have 2 or 3 dimensions (items x features or items x "
+                        "rows x cols), got %d",
+                        what, images->ndims);
+    if (labels->ndims != 1)
+        return tdp_fail(err, TDP_EINPUT, "%s: labels must have 1 dimension, got %d", what,
+                        labels->ndims);
+    size_t n = images->dims[0];
+    size_t dim = images->dims[1];
+    if (images->ndims == 3 && tdp_mul_size(dim, images->dims[2], &dim) != 0)
+        dim = SIZE_MAX;
+    if (n != labels->dims[0])
+        return tdp_fail(err, TDP_EINPUT, "%s: %zu images but %u labels", what, n,
+                        (unsigned)labels->dims[0]);
+    if (n == 0)
+        return tdp_fail(err, TDP_EINPUT, "%s: no samples", what);
+    if (dim == 0)
+        return tdp_fail(err, TDP_EINPUT, "%s: images have 0 features", what);
+    if (dim > INT_MAX)
+        return tdp_fail(err, TDP_EINPUT, "%s: %zu features per image is too many", what, dim);
+    size_t want;
+    if (tdp_mul_size(n, dim, &want) != 0 || want != images->nbytes || labels->nbytes != n ||
+        images->data == NULL || labels->data == NULL)
+        return tdp_fail(err, TDP_EINPUT, "%s: inconsistent IDX arrays", what);
+    for (size_t i = 0; i < n; i++)
+        if (labels->data[i] >= classes)
+            return tdp_fail(err, TDP_EINPUT,
+                            "%s: label %u at index %zu is out of range (must be < %d classes)",
+                            what, (unsigned)labels->data[i], i, classes);
+    out->n = n;
+    out->dim = (int)dim;
+    out->classes = classes;
+    out->scale = 1.0f / 255.0f;
+    out->offset = 0.0f;
+    out->x = images->data;
+    out->y = labels->data;
+    images->data = NULL;
+    images->nbytes = 0;
+    labels->data = NULL;
+    labels->nbytes = 0;
+    return TDP_OK;
+}
+
+void dataset_free(dataset_t *d) {
+    if (d == NULL)
+        return;
+    free(d->x);
+    free(d->y);
+    memset(d, 0, sizeof *d);
+}
+
+/* Find DIR/NAME or DIR/NAME.gz; fills path. */
+static int find_file(const char *dir, const char *name, char *path, size_t len, tdp_err_t *err) {
+    struct stat st;
+    int w = snprintf(path, len, "%s/%s", dir, name);
+    if (w < 0 || (size_t)w + 3 >= len)
+        return tdp_fail(err, TDP_EINPUT, "%s: path too long", dir);
+    if (stat(path, &st) == 0)
+        return TDP_OK;
+    if (errno != ENOENT)
+        return TDP_OK; /* exists but cannot be examined: idx_read says why */
+    strcat(path, ".gz");
+    if (stat(path, &st) == 0 || errno != ENOENT)
+        return TDP_OK;
+    return tdp_fail(err, TDP_EINPUT, "%s: missing %s (also tried %s.gz)", dir, name, name);
+}
+
+static int load_pair(const char *dir, const char *img_name, const char *lab_name, int classes,
+                     dataset_t *out, tdp_err_t *err) {
+    char img_path[4096], lab_path[4096], what[8192 + 8];
+    idx_array_t img = {0}, lab = {0};
+    int rc = find_file(dir, img_name, img_path, sizeof img_path, err);
+    if (rc == TDP_OK)
+        rc = find_file(dir, lab_name, lab_path, sizeof lab_path, err);
+    if (rc == TDP_OK)
+        rc = idx_read(img_path, &img, err);
+    if (rc == TDP_OK)
+        rc = idx_read(lab_path, &lab, err);
+    if (rc == TDP_OK) {
+        snprintf(what, sizeof what, "%s and %s", img_path, lab_path);
+        rc = dataset_from_idx(&img, &lab, classes, what, out, err);
+    }
+    idx_free(&img);
+    idx_free(&lab);
+    return rc;
+}
+
+int dataset_load_dir(const char *dir, int classes, dataset_t *train, dataset_t *test,
+                     tdp_err_t *err) {
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        int e = errno;
+        return tdp_fail(err, TDP_EINPUT, "%s: cannot open data directory: %s", dir, strerror(e));
+    }
+    if (!S_ISDIR(st.st_mode))
+        return tdp_fail(err, TDP_EINPUT, "%s: not a directory", dir);
+    int rc =
+        load_pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", classes, train, err);
+    if (rc == TDP_OK)
+        rc = load_pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", classes, test, err);
+    if (rc == TDP_OK && train->dim != test->dim)
+        rc = tdp_fail(err, TDP_EINPUT, "%s: train images have %d features but test images have %d",
+                      dir, train->dim, test->dim);
+    if (rc != TDP_OK) {
+        dataset_free(train);
+        dataset_free(test);
+    }
+    return rc;
+}
+
+/* ---- synthetic set ----
+ *
+ * With derive(s) as at the top of this file and G = 0x9e3779b97f4a7c15:
+ *   prototypes: r = derive(seed ^ 0x6a09e667f3bcc908); for c in [0, classes), k in [0, dim):
+ *               proto[c][k] = rng_next(r) >> 56                      (uniform 0..255)
+ *   train set:  r = derive(seed ^ 0xbb67ae8584caa73b); test set: r = derive(seed ^
+ *               0x3c6ef372fe94f82b); for each sample i in order:
+ *               y = rng_below(r, classes); then for k in [0, dim):
+ *                 u = rng_next(r); s = sum of the four 16-bit fields of u       (0..262140)
+ *                 noise = ((s * 104 + 32768) >> 16) - 208                       (-208..208)
+ *                 x[i][k] = clamp(proto[y][k] + noise, 0, 255)
+ * s is an Irwin-Hall sum of four uniforms, close to gaussian; the noise has mean ~0 and standard
+ * deviation ~60. Integer arithmetic only, so the bytes are the same on every machine. */
+
+static void rng_derive(tdp_rng_t *r, uint64_t s) {
+    tdp_rng_t m;
+    rng_seed(&m, s);
+    rng_seed(r, rng_next(&m));
+}
+
+/* rng_next (rng.c) written out so that the compiler can inline and unroll the pixel loop: the
+ * k-th output after state s only depends on s + k * G. test_data checks the result against
+ * rng_next. */
+static inline uint64_t splitmix_at(uint64_t state) {
+    uint64_t z = state;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void synth_fill(tdp_rng_t *r, const uint8_t *proto, size_t n, int dim, int classes,
+                       uint8_t *x, uint8_t *y) {
+    const uint64_t G = 0x9e3779b97f4a7c15ULL;
+    /* clamp_tab[t] = clamp(t - 208, 0, 255) for t = pixel + noise + 208 in 0..255 + 416 */
+    uint8_t clamp_tab[256 + 417];
+    for (int t = 0; t < (int)sizeof clamp_tab; t++)
+        clamp_tab[t] = (uint8_t)(t < 208 ? 0 : t - 208 > 255 ? 255 : t - 208);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = rng_below(r, (uint32_t)classes);
+        const uint8_t *p = proto + (size_t)c * (size_t)dim;
+        uint8_t *row = x + i * (size_t)dim;
+        y[i] = (uint8_t)c;
+        const uint64_t base = r->state;
+        r->state = base + G * (uint64_t)dim;
+        for (int k = 0; k < dim; k++) {
+            uint64_t u = splitmix_at(base + G * (uint64_t)(k + 1));
+            uint32_t s = (uint32_t)(u & 0xffff) + (uint32_t)((u >> 16) & 0xffff) +
+                         (uint32_t)((u >> 32) & 0xffff) + (uint32_t)(u >> 48);
+            /* clamp(p + noise, 0, 255) through a table, without unpredictable branches */
+            row[k] = clamp_tab[(uint32_t)p[k] + ((s * 104u + 32768u) >> 16)];
+        }
+    }
+}
+
+int dataset_synthetic(uint64_t seed, size_t ntrain, size_t ntest, int dim, int classes,
+                      dataset_t *train, dataset_t *test, tdp_err_t *err) {
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    if (dim <= 0)
+        return tdp_fail(err, TDP_EINPUT, "synthetic data: bad dimension %d (must be > 0)", dim);
+    if (classes < 2 || classes > 256)
+        return tdp_fail(err, TDP_EINPUT,
+                        "synthetic data: bad number of classes %d (must be 2..256)", classes);
+    if (ntrain == 0)
+        return tdp_fail(err, TDP_EINPUT, "synthetic data: no training samples");
+    if (ntrain > UINT32_MAX || ntest > UINT32_MAX)
+        return tdp_fail(err, TDP_EINPUT, "synthetic data: too many samples (at most %u)",
+                        (unsigned)UINT32_MAX);
+    size_t ptotal, xtrain, xtest;
+    if (tdp_mul_size((size_t)classes, (size_t)dim, &ptotal) != 0 ||
+        tdp_mul_size(ntrain, (size_t)dim, &xtrain) != 0 ||
+        tdp_mul_size(ntest, (size_t)dim, &xtest) != 0)
+        return tdp_fail(err, TDP_EINPUT, "synthetic data: %zu + %zu samples of %d overflow", ntrain,
+                        ntest, dim);
+
+    int rc = TDP_OK;
+    uint8_t *proto = NULL;
+    TDP_MALLOC_GOTO(proto, ptotal, err, rc, fail);
+    TDP_MALLOC_GOTO(train->x, xtrain, err, rc, fail);
+    TDP_MALLOC_GOTO(train->y, ntrain, err, rc, fail);
+    TDP_MALLOC_GOTO(test->x, xtest ? xtest : 1, err, rc, fail);
+    TDP_MALLOC_GOTO(test->y, ntest ? ntest : 1, err, rc, fail);
+
+    tdp_rng_t r;
+    rng_derive(&r, seed ^ 0x6a09e667f3bcc908ULL);
+    for (size_t i = 0; i < ptotal; i++)
+        proto[i] = (uint8_t)(rng_next(&r) >> 56);
+    rng_derive(&r, seed ^ 0xbb67ae8584caa73bULL);
+    synth_fill(&r, proto, ntrain, dim, classes, train->x, train->y);
+    rng_derive(&r, seed ^ 0x3c6ef372fe94f82bULL);
+    synth_fill(&r, proto, ntest, dim, classes, test->x, test->y);
+    free(proto);
+
+    train->n = ntrain;
+    train->dim = dim;
+    train->classes = classes;
+    train->scale = test->scale = 1.0f / 255.0f;
+    train->offset = test->offset = 0.0f;
+    test->n = ntest;
+    test->dim = dim;
+    test->classes = classes;
+    return TDP_OK;
+
+fail:
+    free(proto);
+    dataset_free(train);
+    dataset_free(test);
+    return rc;
+}
+
+/* ---- epoch order and sharding ----
+ *
+ * epoch_order: r = derive(seed ^ (0x9e3779b97f4a7c15 * (epoch + 1) mod 2^64)), i.e.
+ *     rng_seed(&m, seed ^ (0x9e3779b97f4a7c15ULL * ((uint64_t)epoch + 1)));
+ *     rng_seed(&r, rng_next(&m));
+ * then order = [0, 1, ..., n-1] shuffled by rng_shuffle_u32 (Fisher-Yates: for i = n-1 down to
+ * 1, j = rng_below(r, i + 1) = ((rng_next(r) >> 32) * (i + 1)) >> 32, swap order[i], order[j]).
+ * The extra derive step keeps consecutive epochs from sharing a shifted splitmix stream (which
+ * seed ^ G * (epoch + 1) alone would give for seed 0). */
+void epoch_order(uint64_t seed, int epoch, uint32_t *order, size_t n) {
+    tdp_rng_t r;
+    rng_derive(&r, seed ^ (0x9e3779b97f4a7c15ULL * ((uint64_t)(int64_t)epoch + 1)));
+    for (size_t i = 0; i < n; i++)
+        order[i] = (uint32_t)i;
+    rng_shuffle_u32(&r, order, n);
+}
+
+size_t batches_per_epoch(size_t n, size_t global_batch) {
+    return global_batch == 0 ? 0 : n / global_batch;
+}
+
+const uint32_t *batch_shard(const uint32_t *order, size_t b, size_t per_worker, int rank,
+                            int world) {
+    return order + b * per_worker * (size_t)world + (size_t)rank * per_worker;
+}
+
+void batch_gather(const dataset_t *d, const uint32_t *idx, size_t count, float *x, int *y) {
+    const size_t dim = (size_t)d->dim;
+    const float scale = d->scale, offset = d->offset;
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *restrict src = d->x + (size_t)idx[i] * dim;
+        float *restrict dst = x + i * dim;
+        for (size_t k = 0; k < dim; k++) {
+            float v = (float)src[k] * scale;
+            dst[k] = v + offset;
+        }
+        y[i] = d->y[idx[i]];
+    }
+}
+
+void dataset_standardize(dataset_t *d, const dataset_t *ref) {
+    /* exact integer sums: 255^2 * 2^40 samples x features fits in 64 bits */
+    uint64_t s1 = 0, s2 = 0;
+    size_t total = ref->n * (size_t)ref->dim;
+    for (size_t i = 0; i < total; i++) {
+        uint64_t p = ref->x[i];
+        s1 += p;
+        s2 += p * p;
+    }
+    if (total == 0)
+        return;
+    double n = (double)total;
+    double mean = (double)s1 / (n * 255.0);
+    double var = (double)s2 / (n * 255.0 * 255.0) - mean * mean;
+    double std = var > 0 ? sqrt(var) : 0.0;
+    if (std > 1e-6) {
+        d->scale = (float)(1.0 / (255.0 * std));
+        d->offset = (float)(-mean / std);
+    } else {
+        d->scale = 1.0f / 255.0f;
+        d->offset = (float)-mean;
+    }
+}

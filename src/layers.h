@@ -1,0 +1,34 @@
+/* layers.h: the pure kernels of a dense MLP. Pointers and sizes in, no globals, no allocation.
+ * Matrices are row-major: a batch is x[B][in], a weight matrix W[out][in], a bias b[out]. */
+#ifndef TDP_LAYERS_H
+#define TDP_LAYERS_H
+
+#include <stddef.h>
+
+/* y[B][out] = x[B][in] W^T + b, then ReLU when relu != 0. */
+void dense_forward(const float *x, const float *w, const float *bias, float *y, int batch, int in,
+                   int out, int relu);
+
+/* Parameter gradients of one dense layer for the upstream gradient dy[B][out] (already masked
+ * by the activation's derivative): dw[out][in] = dy^T x, db[out] = sum over the batch of dy. */
+void dense_backward_params(const float *x, const float *dy, float *dw, float *db, int batch, int in,
+                           int out);
+
+/* Input gradient of one dense layer: dx[B][in] = dy W. */
+void dense_backward_input(const float *w, const float *dy, float *dx, int batch, int in, int out);
+
+/* d[i] = 0 where y[i] <= 0 (ReLU's derivative, from its output y), for n values. */
+void relu_backward(const float *y, float *d, size_t n);
+
+/* Numerically stable softmax cross-entropy over logits[B][C] with labels y[B].
+ * Writes dlogits[B][C] = (softmax - onehot) * scale (scale = 1 / the global batch, so that the
+ * gradient is that of the mean loss over the global batch), adds the batch's summed loss to
+ * *loss_sum and its count of correct argmax predictions to *correct. dlogits may be NULL
+ * (evaluation). */
+void softmax_xent(const float *logits, const int *y, float *dlogits, int batch, int classes,
+                  float scale, double *loss_sum, long *correct);
+
+/* Count of rows of logits[B][C] whose argmax equals the label (first maximum wins). */
+long argmax_correct(const float *logits, const int *y, int batch, int classes);
+
+#endif

@@ -1,0 +1,82 @@
+/* net.c: the passes over the layer table. */
+#include "net.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+
+static int alloc_floats(size_t n, float **out, tdp_err_t *err) {
+    size_t bytes;
+    if (tdp_mul_size(n, sizeof(float), &bytes) != 0)
+        return tdp_fail(err, TDP_EINPUT, "workspace size overflows");
+    bytes = (bytes + 63) & ~(size_t)63;
+    *out = aligned_alloc(64, bytes ? bytes : 64);
+    if (*out == NULL)
+        return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory allocating %zu bytes",
+                            bytes);
+    memset(*out, 0, bytes);
+    return TDP_OK;
+}
+
+int net_ws_alloc(const model_t *m, int max_batch, net_ws_t *ws, tdp_err_t *err) {
+    memset(ws, 0, sizeof *ws);
+    ws->max_batch = max_batch;
+    size_t b = (size_t)max_batch;
+    int rc = alloc_floats(b * (size_t)m->cfg.input, &ws->x, err);
+    for (int l = 0; rc == TDP_OK && l < m->nlayers; l++)
+        rc = alloc_floats(b * (size_t)m->layer[l].out, &ws->act[l], err);
+    for (int i = 0; rc == TDP_OK && i < 2; i++)
+        rc = alloc_floats(b * (size_t)m->max_width, &ws->dbuf[i], err);
+    if (rc == TDP_OK) {
+        ws->y = calloc(b ? b : 1, sizeof(int));
+        if (ws->y == NULL)
+            rc = tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory allocating labels");
+    }
+    if (rc != TDP_OK)
+        net_ws_free(ws);
+    return rc;
+}
+
+void net_ws_free(net_ws_t *ws) {
+    free(ws->x);
+    free(ws->y);
+    for (int l = 0; l < CFG_MAX_LAYERS; l++)
+        free(ws->act[l]);
+    free(ws->dbuf[0]);
+    free(ws->dbuf[1]);
+    memset(ws, 0, sizeof *ws);
+}
+
+const float *net_forward(const model_t *m, const float *params, net_ws_t *ws, int batch) {
+    const float *in = ws->x;
+    for (int l = 0; l < m->nlayers; l++) {
+        const layer_t *ly = &m->layer[l];
+        dense_forward(in, params + ly->w_off, params + ly->b_off, ws->act[l], batch, ly->in,
+                      ly->out, ly->act == ACT_RELU);
+        in = ws->act[l];
+    }
+    return in;
+}
+
+void net_grad(const model_t *m, const float *params, float *grads, net_ws_t *ws, int batch,
+              float scale, double *loss_sum, long *correct, net_layer_done_fn done, void *ctx) {
+    const float *logits = net_forward(m, params, ws, batch);
+    int last = m->nlayers - 1;
+    float *dy = ws->dbuf[0];
+    softmax_xent(logits, ws->y, dy, batch, m->layer[last].out, scale, loss_sum, correct);
+    for (int l = last; l >= 0; l--) {
+        const layer_t *ly = &m->layer[l];
+        const float *x = l > 0 ? ws->act[l - 1] : ws->x;
+        float *dx = l > 0 ? ws->dbuf[(last - l + 1) & 1] : NULL;
+        dense_backward_params(x, dy, grads + ly->w_off, grads + ly->b_off, batch, ly->in, ly->out);
+        if (done != NULL)
+            done(ctx, l);
+        if (dx != NULL) {
+            dense_backward_input(params + ly->w_off, dy, dx, batch, ly->in, ly->out);
+            if (m->layer[l - 1].act == ACT_RELU)
+                relu_backward(x, dx, (size_t)batch * (size_t)ly->in);
+            dy = dx;
+        }
+    }
+}

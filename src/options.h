@@ -1,0 +1,55 @@
+/* options.h: ddp_train's command line, parsed and validated into one struct. */
+#ifndef TDP_OPTIONS_H
+#define TDP_OPTIONS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util.h"
+
+typedef enum { MODE_SERIAL = 0, MODE_DP = 1, MODE_DDP = 2 } train_mode_t;
+
+typedef struct {
+    train_mode_t mode;
+    char model_path[4096];
+    char data[4096];     /* a directory or "synthetic" */
+    int data_is_default; /* --data not given */
+    /* training; -1 / NaN until resolved against the model file's [net] defaults */
+    int epochs;
+    long max_steps; /* -1: no limit */
+    int batch;      /* per worker */
+    double lr, momentum, weight_decay;
+    int lr_cosine; /* 1: cosine decay of the learning rate to 0 over the run */
+    uint64_t seed;
+    int workers;
+    int deterministic;
+    int gil;
+    int quiet;
+    int help;
+    char json_path[4096];
+    char dump_weights_path[4096];
+    char trace_path[4096];
+    char checkpoint_path[4096];
+    long checkpoint_every;
+    char resume_path[4096];
+    long synthetic_train, synthetic_test;
+} options_t;
+
+/* Built-in defaults, used where neither the command line nor the model file sets a value. */
+#define OPT_DEFAULT_EPOCHS       10
+#define OPT_DEFAULT_BATCH        64
+#define OPT_DEFAULT_LR           0.02
+#define OPT_DEFAULT_MOMENTUM     0.9
+#define OPT_DEFAULT_WEIGHT_DECAY 0.0005
+#define OPT_DEFAULT_SEED         42
+#define OPT_DEFAULT_DATA_DIR     "/usr/share/datasets/fashion-mnist"
+#define OPT_MAX_BATCH            65536
+#define OPT_MAX_WORKERS          1024
+
+/* Parse argv. Bad values and unknown options: TDP_EINPUT with a one-line message. --help sets
+ * opt->help and returns TDP_OK. */
+int options_parse(int argc, char **argv, options_t *opt, tdp_err_t *err);
+void options_usage(FILE *f, const char *prog);
+const char *mode_name(train_mode_t m);
+
+#endif

@@ -1,0 +1,175 @@
+/* train.c: the mode-independent step loop, evaluation, and the serial gradient engine. */
+#include "train.h"
+
+#include "layers.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVAL_BATCH 1000
+
+int trainer_init(trainer_t *t, const train_config_t *cfg, tdp_err_t *err) {
+    memset(t, 0, sizeof *t);
+    t->cfg = *cfg;
+    const model_t *m = cfg->model;
+    if (cfg->train->dim != m->cfg.input)
+        return tdp_fail(err, TDP_EINPUT,
+                        "model input %d does not match the data's %d features per sample",
+                        m->cfg.input, cfg->train->dim);
+    if (cfg->train->classes > m->cfg.output)
+        return tdp_fail(err, TDP_EINPUT, "model output %d is smaller than the data's %d classes",
+                        m->cfg.output, cfg->train->classes);
+    size_t global;
+    if (tdp_mul_size((size_t)cfg->batch, (size_t)cfg->world, &global) != 0)
+        return tdp_fail(err, TDP_EINPUT, "global batch overflows");
+    t->batches = batches_per_epoch(cfg->train->n, global);
+    if (t->batches == 0)
+        return tdp_fail(err, TDP_EINPUT,
+                        "global batch %zu (batch %d x %d workers) is larger than the %zu "
+                        "training samples",
+                        global, cfg->batch, cfg->world, cfg->train->n);
+    t->planned_steps = (long)t->batches * cfg->epochs;
+    if (cfg->max_steps >= 0 && cfg->max_steps < t->planned_steps)
+        t->planned_steps = cfg->max_steps;
+    int rc = model_alloc_arena(m, &t->params, err);
+    if (rc == TDP_OK)
+        rc = model_alloc_arena(m, &t->grads, err);
+    if (rc == TDP_OK)
+        rc = model_alloc_arena(m, &t->velocity, err);
+    if (rc == TDP_OK)
+        rc = net_ws_alloc(m, cfg->batch > EVAL_BATCH ? cfg->batch : EVAL_BATCH, &t->ws, err);
+    if (rc == TDP_OK) {
+        t->order = malloc(cfg->train->n * sizeof *t->order);
+        if (t->order == NULL)
+            rc = tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory allocating the order");
+    }
+    if (rc != TDP_OK) {
+        trainer_free(t);
+        return rc;
+    }
+    model_init_weights(m, cfg->seed, t->params);
+    return TDP_OK;
+}
+
+void trainer_free(trainer_t *t) {
+    free(t->params);
+    free(t->grads);
+    free(t->velocity);
+    free(t->order);
+    net_ws_free(&t->ws);
+    t->params = t->grads = t->velocity = NULL;
+    t->order = NULL;
+}
+
+int trainer_load_shard(trainer_t *t, size_t b, int rank, int world) {
+    const uint32_t *idx = batch_shard(t->order, b, (size_t)t->cfg.batch, rank, world);
+    batch_gather(t->cfg.train, idx, (size_t)t->cfg.batch, t->ws.x, t->ws.y);
+    return t->cfg.batch;
+}
+
+double trainer_evaluate(trainer_t *t) {
+    const dataset_t *d = t->cfg.test;
+    const model_t *m = t->cfg.model;
+    long correct = 0;
+    uint32_t idx[EVAL_BATCH];
+    for (size_t s = 0; s < d->n; s += EVAL_BATCH) {
+        size_t n = d->n - s < EVAL_BATCH ? d->n - s : EVAL_BATCH;
+        for (size_t i = 0; i < n; i++)
+            idx[i] = (uint32_t)(s + i);
+        batch_gather(d, idx, n, t->ws.x, t->ws.y);
+        const float *logits = net_forward(m, t->params, &t->ws, (int)n);
+        correct += argmax_correct(logits, t->ws.y, (int)n, m->layer[m->nlayers - 1].out);
+    }
+    return d->n ? (double)correct / (double)d->n : 0.0;
+}
+
+int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *rep, tdp_err_t *err) {
+    const train_config_t *c = &t->cfg;
+    const size_t global = (size_t)c->batch * (size_t)c->world;
+    double t0 = tdp_now();
+    double train_time = 0.0;
+    t->test_accuracy = trainer_evaluate(t);
+    for (int e = 0; e < c->epochs; e++) {
+        if (c->max_steps >= 0 && t->steps >= c->max_steps)
+            break;
+        epoch_order(c->seed, e, t->order, c->train->n);
+        double loss = 0.0;
+        long correct = 0, steps = 0;
+        double e0 = tdp_now();
+        for (size_t b = 0; b < t->batches; b++) {
+            if (c->max_steps >= 0 && t->steps >= c->max_steps)
+                break;
+            double step_loss = 0.0;
+            int rc = eng->grads(self, t, b, &step_loss, &correct, err);
+            if (rc != TDP_OK)
+                return rc;
+            if (!isfinite(step_loss))
+                return tdp_fail(err, TDP_ERUNTIME,
+                                "the loss became %s at step %ld (epoch %d): the learning rate "
+                                "%g is too high for this model; try --lr %g",
+                                isnan(step_loss) ? "NaN" : "infinite", t->steps + 1, e + 1,
+                                (double)c->sgd.lr, (double)c->sgd.lr / 10.0);
+            sgd_params_t sgd = c->sgd;
+            sgd.lr = lr_at(c->sgd.lr, c->lr_cosine, t->steps, t->planned_steps);
+            sgd_step(&sgd, t->params, t->grads, t->velocity, c->model->nparams);
+            loss += step_loss;
+            steps++;
+            t->steps++;
+            if (rep->tty)
+                report_progress(rep, e + 1, (long)b + 1, (long)t->batches,
+                                loss / ((double)steps * (double)c->batch));
+        }
+        double epoch_time = tdp_now() - e0;
+        train_time += epoch_time;
+        double sums[2] = {loss, (double)correct};
+        if (eng->allsum != NULL) {
+            int rc = eng->allsum(self, sums, 2, err);
+            if (rc != TDP_OK)
+                return rc;
+        }
+        double samples = (double)steps * (double)global;
+        t->final_loss = steps ? sums[0] / samples : 0.0;
+        t->test_accuracy = trainer_evaluate(t);
+        t->epochs_done = e + 1;
+        epoch_stats_t s = {
+            .epoch = e + 1,
+            .epochs = c->epochs,
+            .steps = t->steps,
+            .loss = t->final_loss,
+            .train_acc = steps ? sums[1] / samples : 0.0,
+            .test_acc = t->test_accuracy,
+            .samples_per_s = epoch_time > 0 ? samples / epoch_time : 0.0,
+            .elapsed = tdp_now() - t0,
+            .comm_seconds = eng->comm_seconds ? eng->comm_seconds(self) : 0.0,
+        };
+        report_epoch(rep, &s);
+    }
+    t->train_seconds = train_time;
+    t->samples_per_s = train_time > 0 ? (double)t->steps * (double)global / train_time : 0.0;
+    return TDP_OK;
+}
+
+float lr_at(float lr, int cosine, long step, long planned) {
+    if (!cosine || planned <= 0)
+        return lr;
+    return (float)((double)lr * 0.5 *
+                   (1.0 + cos(3.141592653589793 * (double)step / (double)planned)));
+}
+
+static int serial_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *correct,
+                        tdp_err_t *err) {
+    (void)self;
+    (void)err;
+    int n = trainer_load_shard(t, b, 0, 1);
+    net_grad(t->cfg.model, t->params, t->grads, &t->ws, n, 1.0f / (float)n, loss_sum, correct, NULL,
+             NULL);
+    return TDP_OK;
+}
+
+const grad_engine_t serial_engine = {
+    .name = "serial",
+    .grads = serial_grads,
+    .allsum = NULL,
+    .comm_seconds = NULL,
+};

@@ -1,0 +1,82 @@
+/* train.h: the step loop, shared by every mode. A mode supplies a gradient engine: how the
+ * gradient of one global batch is produced and combined. The loop, the model, the data path,
+ * the optimizer, the evaluation and the reporting are the same for all. */
+#ifndef TDP_TRAIN_H
+#define TDP_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data.h"
+#include "model.h"
+#include "net.h"
+#include "optim.h"
+#include "report.h"
+#include "util.h"
+
+typedef struct trainer trainer_t;
+
+typedef struct {
+    const char *name;
+    /* Leave in t->grads the gradient of the mean loss over global batch `b` of the epoch order
+     * t->order (every worker's share combined). Add this worker's summed loss and correct
+     * predictions to *loss_sum and *correct. */
+    int (*grads)(void *self, trainer_t *t, size_t b, double *loss_sum, long *correct,
+                 tdp_err_t *err);
+    /* Sum v[0..n) over all workers in place (epoch metrics); NULL for a single process. */
+    int (*allsum)(void *self, double *v, int n, tdp_err_t *err);
+    /* Seconds of communication not hidden behind computation, so far; NULL for none. */
+    double (*comm_seconds)(void *self);
+} grad_engine_t;
+
+typedef struct {
+    const model_t *model;
+    const dataset_t *train, *test;
+    int epochs;
+    long max_steps;   /* -1: no limit */
+    int batch;        /* per worker */
+    int world;        /* workers sharing each global batch */
+    int rank;         /* this worker's index (0 for serial) */
+    sgd_params_t sgd; /* sgd.lr is the peak learning rate */
+    int lr_cosine;    /* cosine decay to 0 over the planned steps */
+    uint64_t seed;
+} train_config_t;
+
+struct trainer {
+    train_config_t cfg;
+    float *params;      /* [nparams] the model */
+    float *grads;       /* [nparams] gradient of the current step */
+    float *velocity;    /* [nparams] momentum buffer */
+    net_ws_t ws;        /* activations for one worker's batch (and evaluation) */
+    uint32_t *order;    /* [train->n] the current epoch's sample order */
+    size_t batches;     /* global batches per epoch */
+    long planned_steps; /* epochs x batches, or max_steps when smaller */
+    /* results */
+    long steps;
+    int epochs_done;
+    double train_seconds, final_loss, test_accuracy, samples_per_s;
+};
+
+/* Allocate arenas and workspace and initialise the weights from cfg->seed (He). */
+int trainer_init(trainer_t *t, const train_config_t *cfg, tdp_err_t *err);
+void trainer_free(trainer_t *t);
+
+/* Run the epochs (bounded by max_steps), reporting through rep. A non-finite loss stops the
+ * run with TDP_ERUNTIME and a message that suggests a lower learning rate. */
+int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *rep, tdp_err_t *err);
+
+/* Test-set accuracy of the current weights. */
+double trainer_evaluate(trainer_t *t);
+
+/* The learning rate of step `step` (0-based) of `planned` steps:
+ *     cosine: (float)(lr * 0.5 * (1 + cos(pi * step / planned))), computed in double;
+ *     constant: lr. */
+float lr_at(float lr, int cosine, long step, long planned);
+
+/* The serial engine: one worker computes the gradient of the whole global batch. */
+extern const grad_engine_t serial_engine;
+
+/* Load one worker's share of global batch b into t->ws (x, y); returns its size. */
+int trainer_load_shard(trainer_t *t, size_t b, int rank, int world);
+
+#endif

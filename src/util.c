@@ -1,0 +1,74 @@
+/* util.c: error formatting, clocks, checked arithmetic, hashing. */
+#define _POSIX_C_SOURCE 200809L
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int tdp_fail(tdp_err_t *err, int code, const char *fmt, ...) {
+    if (err != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+int tdp_fail_sys(tdp_err_t *err, const char *file, int line, int errno_value, const char *fmt,
+                 ...) {
+    if (err != NULL) {
+        char what[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof what, fmt, ap);
+        va_end(ap);
+        if (errno_value != 0)
+            snprintf(err->msg, sizeof err->msg, "%s:%d: %s: %s", file, line, what,
+                     strerror(errno_value));
+        else
+            snprintf(err->msg, sizeof err->msg, "%s:%d: %s", file, line, what);
+        err->code = TDP_ERUNTIME;
+    }
+    return TDP_ERUNTIME;
+}
+
+void tdp_die(const char *file, int line, const char *what) {
+    int e = errno;
+    fprintf(stderr, "%s:%d: %s: %s\n", file, line, what, e ? strerror(e) : "failed");
+    exit(1);
+}
+
+double tdp_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int tdp_mul_size(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a)
+        return -1;
+    *out = a * b;
+    return 0;
+}
+
+int tdp_add_size(size_t a, size_t b, size_t *out) {
+    if (b > SIZE_MAX - a)
+        return -1;
+    *out = a + b;
+    return 0;
+}
+
+uint64_t tdp_fnv1a(uint64_t h, const void *data, size_t len) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
