@@ -599,10 +599,25 @@ const uint32_t *batch_shard(const uint32_t *order, size_t b, size_t per_worker, 
     return order + b * per_worker * (size_t)world + (size_t)rank * per_worker;
 }
 
+void batch_prefetch(const dataset_t *d, const uint32_t *idx, size_t count) {
+    const size_t dim = (size_t)d->dim;
+    for (size_t i = 0; i < count; i++)
+        for (size_t k = 0; k < dim; k += 64)
+            __builtin_prefetch(d->x + (size_t)idx[i] * dim + k);
+}
+
 void batch_gather(const dataset_t *d, const uint32_t *idx, size_t count, float *x, int *y) {
     const size_t dim = (size_t)d->dim;
     const float scale = d->scale, offset = d->offset;
+    /* rows are scattered over the whole set: fetch row i + AHEAD while converting row i */
+    enum { AHEAD = 4 };
+    for (size_t i = 0; i < count && i < AHEAD; i++)
+        for (size_t k = 0; k < dim; k += 64)
+            __builtin_prefetch(d->x + (size_t)idx[i] * dim + k);
     for (size_t i = 0; i < count; i++) {
+        if (i + AHEAD < count)
+            for (size_t k = 0; k < dim; k += 64)
+                __builtin_prefetch(d->x + (size_t)idx[i + AHEAD] * dim + k);
         const uint8_t *restrict src = d->x + (size_t)idx[i] * dim;
         float *restrict dst = x + i * dim;
         for (size_t k = 0; k < dim; k++) {

@@ -78,6 +78,9 @@ size_t batches_per_epoch(size_t n, size_t global_batch);
 const uint32_t *batch_shard(const uint32_t *order, size_t b, size_t per_worker, int rank,
                             int world);
 
+/* Ask the cache for the pixel rows of samples idx[0..count) (the next batch, during this one). */
+void batch_prefetch(const dataset_t *d, const uint32_t *idx, size_t count);
+
 /* Convert the samples idx[0..count) to features x[i][k] = pixel * d->scale + d->offset (two
  * float roundings, no fused multiply-add) and labels. */
 void batch_gather(const dataset_t *d, const uint32_t *idx, size_t count, float *x, int *y);

@@ -65,6 +65,10 @@ void trainer_free(trainer_t *t) {
 int trainer_load_shard(trainer_t *t, size_t b, int rank, int world) {
     const uint32_t *idx = batch_shard(t->order, b, (size_t)t->cfg.batch, rank, world);
     batch_gather(t->cfg.train, idx, (size_t)t->cfg.batch, t->ws.x, t->ws.y);
+    /* the next batch's rows travel from memory while this batch computes */
+    if (b + 1 < t->batches)
+        batch_prefetch(t->cfg.train, batch_shard(t->order, b + 1, (size_t)t->cfg.batch, rank, world),
+                       (size_t)t->cfg.batch);
     return t->cfg.batch;
 }
 
