@@ -24,17 +24,22 @@ void dense_forward(const float *x, const float *w, const float *bias, float *y, 
     }
 }
 
-void dense_backward_params(const float *x, const float *dy, float *dw, float *db, int batch, int in,
-                           int out) {
-    /* dW (out x in) = dy^T (out x B) * x (B x in) */
-    blas_sgemm(1, 0, out, in, batch, 1.0f, dy, out, x, in, 0.0f, dw, in);
-    for (int j = 0; j < out; j++)
-        db[j] = 0.0f;
+void dense_backward_bias(const float *dy, float *db, int batch, int out, int accumulate) {
+    if (!accumulate)
+        for (int j = 0; j < out; j++)
+            db[j] = 0.0f;
     for (int i = 0; i < batch; i++) {
         const float *row = dy + (size_t)i * (size_t)out;
         for (int j = 0; j < out; j++)
             db[j] += row[j];
     }
+}
+
+void dense_backward_weights(const float *x, const float *dy, float *dw, int batch, int in, int out,
+                            int row0, int row1, int accumulate) {
+    /* dW[row0:row1] ((row1 - row0) x in) = dy[:, row0:row1]^T ((row1 - row0) x B) * x (B x in) */
+    blas_sgemm(1, 0, row1 - row0, in, batch, 1.0f, dy + row0, out, x, in, accumulate ? 1.0f : 0.0f,
+               dw + (size_t)row0 * (size_t)in, in);
 }
 
 void dense_backward_input(const float *w, const float *dy, float *dx, int batch, int in, int out) {

@@ -9,10 +9,15 @@
 void dense_forward(const float *x, const float *w, const float *bias, float *y, int batch, int in,
                    int out, int relu);
 
-/* Parameter gradients of one dense layer for the upstream gradient dy[B][out] (already masked
- * by the activation's derivative): dw[out][in] = dy^T x, db[out] = sum over the batch of dy. */
-void dense_backward_params(const float *x, const float *dy, float *dw, float *db, int batch, int in,
-                           int out);
+/* Bias gradient of one dense layer for the upstream gradient dy[B][out] (already masked by the
+ * activation's derivative): db[out] = sum over the batch of dy (+= when accumulate). */
+void dense_backward_bias(const float *dy, float *db, int batch, int out, int accumulate);
+
+/* Weight gradient rows [row0, row1) of one dense layer: dw[o][in] = sum_i dy[i][o] x[i][in] for
+ * row0 <= o < row1 (+= when accumulate). `dw` points at row 0 of the layer's whole dW. Computing
+ * dW in row blocks lets a caller ship finished blocks while the rest is computed. */
+void dense_backward_weights(const float *x, const float *dy, float *dw, int batch, int in, int out,
+                            int row0, int row1, int accumulate);
 
 /* Input gradient of one dense layer: dx[B][in] = dy W. */
 void dense_backward_input(const float *w, const float *dy, float *dx, int batch, int in, int out);

@@ -60,7 +60,11 @@ const float *net_forward(const model_t *m, const float *params, net_ws_t *ws, in
 }
 
 void net_grad(const model_t *m, const float *params, float *grads, net_ws_t *ws, int batch,
-              float scale, double *loss_sum, long *correct, net_layer_done_fn done, void *ctx) {
+              float scale, double *loss_sum, long *correct, const net_grad_opts_t *opts) {
+    static const net_grad_opts_t none = {0};
+    if (opts == NULL)
+        opts = &none;
+    const int acc = opts->accumulate;
     const float *logits = net_forward(m, params, ws, batch);
     int last = m->nlayers - 1;
     float *dy = ws->dbuf[0];
@@ -68,14 +72,28 @@ void net_grad(const model_t *m, const float *params, float *grads, net_ws_t *ws,
     for (int l = last; l >= 0; l--) {
         const layer_t *ly = &m->layer[l];
         const float *x = l > 0 ? ws->act[l - 1] : ws->x;
-        float *dx = l > 0 ? ws->dbuf[(last - l + 1) & 1] : NULL;
-        dense_backward_params(x, dy, grads + ly->w_off, grads + ly->b_off, batch, ly->in, ly->out);
-        if (done != NULL)
-            done(ctx, l);
-        if (dx != NULL) {
+        float *dw = grads + ly->w_off;
+        dense_backward_bias(dy, grads + ly->b_off, batch, ly->out, acc);
+        if (opts->progress)
+            opts->progress(opts->ctx, ly->b_off);
+        int rows = ly->out;
+        if (opts->chunk_floats > 0) {
+            size_t r = opts->chunk_floats / (size_t)ly->in;
+            rows = r < 1 ? 1 : r > (size_t)ly->out ? ly->out : (int)r;
+        }
+        for (int r1 = ly->out; r1 > 0; r1 -= rows) {
+            int r0 = r1 - rows > 0 ? r1 - rows : 0;
+            dense_backward_weights(x, dy, dw, batch, ly->in, ly->out, r0, r1, acc);
+            if (opts->progress)
+                opts->progress(opts->ctx, ly->w_off + (size_t)r0 * (size_t)ly->in);
+        }
+        if (l > 0) {
+            float *dx = ws->dbuf[(last - l + 1) & 1];
             dense_backward_input(params + ly->w_off, dy, dx, batch, ly->in, ly->out);
             if (m->layer[l - 1].act == ACT_RELU)
                 relu_backward(x, dx, (size_t)batch * (size_t)ly->in);
+            if (opts->progress)
+                opts->progress(opts->ctx, ly->w_off);
             dy = dx;
         }
     }

@@ -19,14 +19,24 @@ void net_ws_free(net_ws_t *ws);
 /* Forward pass of ws->x[0..batch); returns the logits (ws->act[last]). */
 const float *net_forward(const model_t *m, const float *params, net_ws_t *ws, int batch);
 
-/* Called after layer `layer`'s gradients are complete in the gradient arena (layers finish last
- * first), so that a caller can start communicating them while backward goes on. */
-typedef void (*net_layer_done_fn)(void *ctx, int layer);
+/* How a backward pass reports and splits its work. */
+typedef struct {
+    /* Called whenever the gradient arena's tail grads[ready_from .. nparams) is final (it moves
+     * from nparams down to 0: the last layer's bias, its weights, then the layer before), and
+     * again between GEMMs (same value) so a caller can progress communication. NULL: none. */
+    void (*progress)(void *ctx, size_t ready_from);
+    void *ctx;
+    /* Split each weight-gradient GEMM into row blocks of at most this many floats, reporting
+     * after each (0: one GEMM per layer). */
+    size_t chunk_floats;
+    /* Add into the gradient arena instead of overwriting it (gradient accumulation). */
+    int accumulate;
+} net_grad_opts_t;
 
-/* Forward, softmax cross-entropy and backward for ws->x/ws->y[0..batch). Writes (overwrites) the
- * whole gradient arena `grads` with the gradient of sum(loss) * scale, adds the summed loss to
- * *loss_sum and the correct predictions to *correct. done may be NULL. */
+/* Forward, softmax cross-entropy and backward for ws->x/ws->y[0..batch). Writes (or adds, see
+ * opts) the gradient of sum(loss) * scale into the arena `grads`, adds the batch's summed loss to
+ * *loss_sum (before backward starts) and its correct predictions to *correct. opts may be NULL. */
 void net_grad(const model_t *m, const float *params, float *grads, net_ws_t *ws, int batch,
-              float scale, double *loss_sum, long *correct, net_layer_done_fn done, void *ctx);
+              float scale, double *loss_sum, long *correct, const net_grad_opts_t *opts);
 
 #endif

@@ -21,20 +21,26 @@ int trainer_init(trainer_t *t, const train_config_t *cfg, tdp_err_t *err) {
         return tdp_fail(err, TDP_EINPUT, "model output %d is smaller than the data's %d classes",
                         m->cfg.output, cfg->train->classes);
     size_t global;
-    if (tdp_mul_size((size_t)cfg->batch, (size_t)cfg->world, &global) != 0)
+    if (cfg->accum < 1 || cfg->world < 1 || cfg->procs < 1)
+        return tdp_fail(err, TDP_EINPUT, "accum, world and procs must be >= 1");
+    if (tdp_mul_size((size_t)cfg->batch, (size_t)cfg->world, &global) != 0 ||
+        tdp_mul_size(global, (size_t)cfg->accum, &global) != 0)
         return tdp_fail(err, TDP_EINPUT, "global batch overflows");
     t->batches = batches_per_epoch(cfg->train->n, global);
     if (t->batches == 0)
         return tdp_fail(err, TDP_EINPUT,
-                        "global batch %zu (batch %d x %d workers) is larger than the %zu "
-                        "training samples",
-                        global, cfg->batch, cfg->world, cfg->train->n);
+                        "global batch %zu (batch %d x %d workers x %d accumulated) is larger "
+                        "than the %zu training samples",
+                        global, cfg->batch, cfg->world, cfg->accum, cfg->train->n);
     t->planned_steps = (long)t->batches * cfg->epochs;
     if (cfg->max_steps >= 0 && cfg->max_steps < t->planned_steps)
         t->planned_steps = cfg->max_steps;
     int rc = model_alloc_arena(m, &t->params, err);
-    if (rc == TDP_OK)
-        rc = model_alloc_arena(m, &t->grads, err);
+    if (rc == TDP_OK) {
+        model_t one_more = *m; /* the spare slot after the gradient arena */
+        one_more.nparams++;
+        rc = model_alloc_arena(&one_more, &t->grads, err);
+    }
     if (rc == TDP_OK)
         rc = model_alloc_arena(m, &t->velocity, err);
     if (rc == TDP_OK)
@@ -62,38 +68,57 @@ void trainer_free(trainer_t *t) {
     t->order = NULL;
 }
 
-int trainer_load_shard(trainer_t *t, size_t b, int rank, int world) {
-    const uint32_t *idx = batch_shard(t->order, b, (size_t)t->cfg.batch, rank, world);
-    batch_gather(t->cfg.train, idx, (size_t)t->cfg.batch, t->ws.x, t->ws.y);
-    /* the next batch's rows travel from memory while this batch computes */
-    if (b + 1 < t->batches)
-        batch_prefetch(t->cfg.train, batch_shard(t->order, b + 1, (size_t)t->cfg.batch, rank, world),
-                       (size_t)t->cfg.batch);
+int trainer_load_shard(const trainer_t *t, net_ws_t *ws, size_t b, int k, int rank) {
+    const size_t per = (size_t)t->cfg.batch;
+    const size_t micro = b * (size_t)t->cfg.accum + (size_t)k;
+    const uint32_t *idx = batch_shard(t->order, micro, per, rank, t->cfg.world);
+    batch_gather(t->cfg.train, idx, per, ws->x, ws->y);
+    /* the next micro-batch's rows travel from memory while this one computes */
+    if (micro + 1 < t->batches * (size_t)t->cfg.accum)
+        batch_prefetch(t->cfg.train, batch_shard(t->order, micro + 1, per, rank, t->cfg.world),
+                       per);
     return t->cfg.batch;
 }
 
-double trainer_evaluate(trainer_t *t) {
+long trainer_evaluate_share(trainer_t *t) {
     const dataset_t *d = t->cfg.test;
     const model_t *m = t->cfg.model;
+    size_t lo = d->n * (size_t)t->cfg.proc_rank / (size_t)t->cfg.procs;
+    size_t hi = d->n * ((size_t)t->cfg.proc_rank + 1) / (size_t)t->cfg.procs;
     long correct = 0;
     uint32_t idx[EVAL_BATCH];
-    for (size_t s = 0; s < d->n; s += EVAL_BATCH) {
-        size_t n = d->n - s < EVAL_BATCH ? d->n - s : EVAL_BATCH;
+    for (size_t s = lo; s < hi; s += EVAL_BATCH) {
+        size_t n = hi - s < EVAL_BATCH ? hi - s : EVAL_BATCH;
         for (size_t i = 0; i < n; i++)
             idx[i] = (uint32_t)(s + i);
         batch_gather(d, idx, n, t->ws.x, t->ws.y);
         const float *logits = net_forward(m, t->params, &t->ws, (int)n);
         correct += argmax_correct(logits, t->ws.y, (int)n, m->layer[m->nlayers - 1].out);
     }
-    return d->n ? (double)correct / (double)d->n : 0.0;
+    return correct;
+}
+
+/* Test accuracy over every process's share. */
+static int evaluate(trainer_t *t, const grad_engine_t *eng, void *self, double *acc,
+                    tdp_err_t *err) {
+    double c = (double)trainer_evaluate_share(t);
+    if (eng->allsum != NULL) {
+        int rc = eng->allsum(self, &c, 1, err);
+        if (rc != TDP_OK)
+            return rc;
+    }
+    *acc = t->cfg.test->n ? c / (double)t->cfg.test->n : 0.0;
+    return TDP_OK;
 }
 
 int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *rep, tdp_err_t *err) {
     const train_config_t *c = &t->cfg;
-    const size_t global = (size_t)c->batch * (size_t)c->world;
+    const size_t global = (size_t)c->batch * (size_t)c->world * (size_t)c->accum;
     double t0 = tdp_now();
     double train_time = 0.0;
-    t->test_accuracy = trainer_evaluate(t);
+    int rc = evaluate(t, eng, self, &t->test_accuracy, err);
+    if (rc != TDP_OK)
+        return rc;
     for (int e = 0; e < c->epochs; e++) {
         if (c->max_steps >= 0 && t->steps >= c->max_steps)
             break;
@@ -105,7 +130,7 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
             if (c->max_steps >= 0 && t->steps >= c->max_steps)
                 break;
             double step_loss = 0.0;
-            int rc = eng->grads(self, t, b, &step_loss, &correct, err);
+            rc = eng->grads(self, t, b, &step_loss, &correct, err);
             if (rc != TDP_OK)
                 return rc;
             if (!isfinite(step_loss))
@@ -122,26 +147,24 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
             t->steps++;
             if (rep->tty)
                 report_progress(rep, e + 1, (long)b + 1, (long)t->batches,
-                                loss / ((double)steps * (double)c->batch));
+                                loss / ((double)steps * (double)global));
         }
         double epoch_time = tdp_now() - e0;
         train_time += epoch_time;
-        double sums[2] = {loss, (double)correct};
-        if (eng->allsum != NULL) {
-            int rc = eng->allsum(self, sums, 2, err);
-            if (rc != TDP_OK)
-                return rc;
-        }
+        double right = (double)correct;
+        if (eng->allsum != NULL && (rc = eng->allsum(self, &right, 1, err)) != TDP_OK)
+            return rc;
         double samples = (double)steps * (double)global;
-        t->final_loss = steps ? sums[0] / samples : 0.0;
-        t->test_accuracy = trainer_evaluate(t);
+        t->final_loss = steps ? loss / samples : 0.0;
+        if ((rc = evaluate(t, eng, self, &t->test_accuracy, err)) != TDP_OK)
+            return rc;
         t->epochs_done = e + 1;
         epoch_stats_t s = {
             .epoch = e + 1,
             .epochs = c->epochs,
             .steps = t->steps,
             .loss = t->final_loss,
-            .train_acc = steps ? sums[1] / samples : 0.0,
+            .train_acc = steps ? right / samples : 0.0,
             .test_acc = t->test_accuracy,
             .samples_per_s = epoch_time > 0 ? samples / epoch_time : 0.0,
             .elapsed = tdp_now() - t0,
@@ -165,9 +188,13 @@ static int serial_grads(void *self, trainer_t *t, size_t b, double *loss_sum, lo
                         tdp_err_t *err) {
     (void)self;
     (void)err;
-    int n = trainer_load_shard(t, b, 0, 1);
-    net_grad(t->cfg.model, t->params, t->grads, &t->ws, n, 1.0f / (float)n, loss_sum, correct, NULL,
-             NULL);
+    const int accum = t->cfg.accum;
+    const float scale = 1.0f / ((float)t->cfg.batch * (float)accum);
+    for (int k = 0; k < accum; k++) {
+        int n = trainer_load_shard(t, &t->ws, b, k, 0);
+        net_grad_opts_t o = {.accumulate = k > 0};
+        net_grad(t->cfg.model, t->params, t->grads, &t->ws, n, scale, loss_sum, correct, &o);
+    }
     return TDP_OK;
 }
 

@@ -18,12 +18,13 @@ typedef struct trainer trainer_t;
 
 typedef struct {
     const char *name;
-    /* Leave in t->grads the gradient of the mean loss over global batch `b` of the epoch order
-     * t->order (every worker's share combined). Add this worker's summed loss and correct
-     * predictions to *loss_sum and *correct. */
+    /* Leave in t->grads the gradient of the mean loss over step `b` of the epoch order t->order
+     * (accum micro-batches of every worker's share, combined). Set *loss_sum to the summed loss
+     * of all those samples (every worker's: it decides, identically everywhere, whether the run
+     * diverged) and add this process's correct predictions to *correct. */
     int (*grads)(void *self, trainer_t *t, size_t b, double *loss_sum, long *correct,
                  tdp_err_t *err);
-    /* Sum v[0..n) over all workers in place (epoch metrics); NULL for a single process. */
+    /* Sum v[0..n) over all processes in place (epoch metrics); NULL for a single process. */
     int (*allsum)(void *self, double *v, int n, tdp_err_t *err);
     /* Seconds of communication not hidden behind computation, so far; NULL for none. */
     double (*comm_seconds)(void *self);
@@ -34,9 +35,11 @@ typedef struct {
     const dataset_t *train, *test;
     int epochs;
     long max_steps;   /* -1: no limit */
-    int batch;        /* per worker */
-    int world;        /* workers sharing each global batch */
-    int rank;         /* this worker's index (0 for serial) */
+    int batch;        /* per worker per micro-batch */
+    int world;        /* workers sharing each global batch (ranks x threads) */
+    int accum;        /* micro-batches per optimizer step (gradient accumulation), >= 1 */
+    int proc_rank;    /* this process's index and the process count: evaluation is */
+    int procs;        /* split between processes and summed */
     sgd_params_t sgd; /* sgd.lr is the peak learning rate */
     int lr_cosine;    /* cosine decay to 0 over the planned steps */
     uint64_t seed;
@@ -45,11 +48,12 @@ typedef struct {
 struct trainer {
     train_config_t cfg;
     float *params;      /* [nparams] the model */
-    float *grads;       /* [nparams] gradient of the current step */
+    float *grads;       /* [nparams + 1] gradient of the current step; grads[nparams] is a
+                         * spare slot an engine may use to combine the loss with the gradient */
     float *velocity;    /* [nparams] momentum buffer */
     net_ws_t ws;        /* activations for one worker's batch (and evaluation) */
     uint32_t *order;    /* [train->n] the current epoch's sample order */
-    size_t batches;     /* global batches per epoch */
+    size_t batches;     /* optimizer steps per epoch (batch x world x accum samples each) */
     long planned_steps; /* epochs x batches, or max_steps when smaller */
     /* results */
     long steps;
@@ -65,8 +69,8 @@ void trainer_free(trainer_t *t);
  * run with TDP_ERUNTIME and a message that suggests a lower learning rate. */
 int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *rep, tdp_err_t *err);
 
-/* Test-set accuracy of the current weights. */
-double trainer_evaluate(trainer_t *t);
+/* Correct predictions on this process's share of the test set with the current weights. */
+long trainer_evaluate_share(trainer_t *t);
 
 /* The learning rate of step `step` (0-based) of `planned` steps:
  *     cosine: (float)(lr * 0.5 * (1 + cos(pi * step / planned))), computed in double;
@@ -76,7 +80,8 @@ float lr_at(float lr, int cosine, long step, long planned);
 /* The serial engine: one worker computes the gradient of the whole global batch. */
 extern const grad_engine_t serial_engine;
 
-/* Load one worker's share of global batch b into t->ws (x, y); returns its size. */
-int trainer_load_shard(trainer_t *t, size_t b, int rank, int world);
+/* Load worker `rank`'s share of micro-batch k of step b into ws (x, y), prefetching the next
+ * one's rows; returns its size (cfg.batch). */
+int trainer_load_shard(const trainer_t *t, net_ws_t *ws, size_t b, int k, int rank);
 
 #endif

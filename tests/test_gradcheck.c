@@ -76,7 +76,7 @@ static void run_model(const char *what, const model_t *m, int stride) {
     batch_gather(&tr, idx, B, ws.x, ws.y);
     double loss = 0;
     long correct = 0;
-    net_grad(m, p, g, &ws, B, 1.0f / B, &loss, &correct, NULL, NULL);
+    net_grad(m, p, g, &ws, B, 1.0f / B, &loss, &correct, NULL);
     CHECK(fabs(loss / B - loss_at(m, p, &ws)) < 1e-6);
     double norm = 0;
     for (size_t i = 0; i < m->nparams; i++)

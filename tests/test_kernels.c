@@ -70,7 +70,9 @@ int main(void) {
         yr[i] = y[i];
 
     float *dy = randv(&r, B * OUT), dw[4 * 7], db[4], dx[5 * 7];
-    dense_backward_params(x, dy, dw, db, B, IN, OUT);
+    dense_backward_bias(dy, db, B, OUT, 0);
+    dense_backward_weights(x, dy, dw, B, IN, OUT, 2, OUT, 0); /* rows in two blocks */
+    dense_backward_weights(x, dy, dw, B, IN, OUT, 0, 2, 0);
     dense_backward_input(w, dy, dx, B, IN, OUT);
     double rdw[4 * 7], rdb[4], rdx[5 * 7];
     for (int o = 0; o < OUT; o++) {
@@ -92,6 +94,15 @@ int main(void) {
     CHECK(maxdiff(dw, rdw, OUT * IN) < 1e-5);
     CHECK(maxdiff(db, rdb, OUT) < 1e-5);
     CHECK(maxdiff(dx, rdx, B * IN) < 1e-5);
+    /* accumulate: a second pass doubles the gradients */
+    dense_backward_bias(dy, db, B, OUT, 1);
+    dense_backward_weights(x, dy, dw, B, IN, OUT, 0, OUT, 1);
+    for (int i = 0; i < OUT * IN; i++)
+        rdw[i] *= 2;
+    for (int i = 0; i < OUT; i++)
+        rdb[i] *= 2;
+    CHECK(maxdiff(dw, rdw, OUT * IN) < 2e-5);
+    CHECK(maxdiff(db, rdb, OUT) < 2e-5);
 
     float d[5 * 4];
     for (int i = 0; i < B * OUT; i++)
