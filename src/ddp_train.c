@@ -1,8 +1,11 @@
-/* ddp_train.c: the command line of the trainer. Parses and validates everything before any
- * work, runs the chosen mode through the shared step loop, writes the outputs at the end. */
+/* ddp_train.c: the command line of the trainer. Every rank parses and validates everything
+ * before any work; the ranks agree on the outcome of set-up (so a problem seen by one rank ends
+ * all of them, with no hang), then run the chosen mode through the shared step loop. Only rank 0
+ * prints and writes files, at the end, atomically. */
 #include <errno.h>
-#include <math.h>
 #include <libgen.h>
+#include <math.h>
+#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,21 +15,20 @@
 #include "blas.h"
 #include "cfg.h"
 #include "data.h"
+#include "ddp.h"
 #include "model.h"
 #include "options.h"
 #include "report.h"
+#include "trace.h"
 #include "train.h"
 
 #ifndef TDP_MODELS_DIR
 #define TDP_MODELS_DIR "models"
 #endif
 
-static const char *prog = "ddp_train";
+#define TRACE_CAPACITY ((size_t)1 << 20)
 
-static int fail(const tdp_err_t *err) {
-    fprintf(stderr, "%s: %s\n", prog, err->msg);
-    return err->code == TDP_EINPUT ? 2 : 1;
-}
+static const char *prog = "ddp_train";
 
 /* An output path must be writable before any work starts, so a typo fails in a second. */
 static int check_output_path(const char *opt, const char *path, tdp_err_t *err) {
@@ -62,145 +64,345 @@ static int dump_weights(const char *path, const float *w, size_t n, tdp_err_t *e
 #endif
 }
 
+/* The number of processes mpirun started, from its environment (1 when not under mpirun). */
+static int launcher_world_size(void) {
+    const char *v = getenv("OMPI_COMM_WORLD_SIZE");
+    if (v == NULL)
+        v = getenv("PMI_SIZE");
+    return v ? atoi(v) : 1;
+}
+
+typedef struct {
+    options_t o;
+    char model_path[4096];
+    model_cfg_t cfg;
+    model_t model;
+    int epochs, batch;
+    double lr, mom, wd;
+    dataset_t train, test;
+    int synthetic;
+} setup_t;
+
+/* Everything a rank checks and loads before training. */
+static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
+    options_t *o = &s->o;
+    int rc = options_parse(argc, argv, o, err);
+    if (rc != TDP_OK || o->help)
+        return rc;
+    if (o->mode == MODE_DP)
+        return tdp_fail(err, TDP_EINPUT, "--mode dp is not implemented in this version");
+    if (o->workers != 1)
+        return tdp_fail(err, TDP_EINPUT, "--workers is not implemented in this version");
+    if (o->mode != MODE_DDP && launcher_world_size() > 1)
+        return tdp_fail(err, TDP_EINPUT,
+                        "--mode %s runs as one process, but mpirun started %d: use --mode ddp "
+                        "or run without mpirun",
+                        mode_name(o->mode), launcher_world_size());
+
+    snprintf(s->model_path, sizeof s->model_path, "%s", o->model_path);
+    if (strcmp(o->model_path, "models/fashion-mlp.cfg") == 0 && access(s->model_path, R_OK) != 0)
+        snprintf(s->model_path, sizeof s->model_path, "%s/fashion-mlp.cfg", TDP_MODELS_DIR);
+    if ((rc = cfg_load(s->model_path, &s->cfg, err)) != TDP_OK)
+        return rc;
+    if ((rc = model_build(&s->cfg, &s->model, err)) != TDP_OK)
+        return rc;
+    const model_cfg_t *c = &s->cfg;
+    /* hyperparameters: command line, else the model file's [net], else built-in */
+    s->epochs = o->epochs >= 0 ? o->epochs : c->has_epochs ? c->epochs : OPT_DEFAULT_EPOCHS;
+    s->batch = o->batch > 0 ? o->batch : c->has_batch ? c->batch : OPT_DEFAULT_BATCH;
+    s->lr = !isnan(o->lr) ? o->lr : c->has_lr ? c->lr : OPT_DEFAULT_LR;
+    s->mom = !isnan(o->momentum) ? o->momentum
+             : c->has_momentum   ? c->momentum
+                                 : OPT_DEFAULT_MOMENTUM;
+    s->wd = !isnan(o->weight_decay) ? o->weight_decay
+            : c->has_weight_decay   ? c->weight_decay
+                                    : OPT_DEFAULT_WEIGHT_DECAY;
+    if ((rc = check_output_path("json", o->json_path, err)) != TDP_OK ||
+        (rc = check_output_path("dump-weights", o->dump_weights_path, err)) != TDP_OK ||
+        (rc = check_output_path("trace", o->trace_path, err)) != TDP_OK)
+        return rc;
+
+    s->synthetic = strcmp(o->data, "synthetic") == 0;
+    if (!s->synthetic && o->data_is_default && access(o->data, R_OK | X_OK) != 0)
+        s->synthetic = 2; /* the default directory is missing: say so */
+    if (s->synthetic)
+        rc = dataset_synthetic(o->seed, (size_t)o->synthetic_train, (size_t)o->synthetic_test,
+                               c->input, c->output, &s->train, &s->test, err);
+    else
+        rc = dataset_load_dir(o->data, c->output, &s->train, &s->test, err);
+    if (rc != TDP_OK)
+        return rc;
+    dataset_standardize(&s->test, &s->train);
+    dataset_standardize(&s->train, &s->train);
+    return TDP_OK;
+}
+
+/* What every rank must agree on, as exactly representable doubles. */
+#define NAGREE 19
+static void agreement_values(const setup_t *s, double *v, const char **labels) {
+    static const char *names[NAGREE] = {
+        "the parameter count", "the model shape (hash)", "the model shape (hash)",
+        "--batch",             "--accum",                "--lr",
+        "--momentum",          "--weight-decay",         "--seed (low bits)",
+        "--seed (high bits)",  "--epochs",               "--max-steps",
+        "--lr-schedule",       "--bucket-kb",            "--no-overlap",
+        "--deterministic",     "the training set size",  "the test set size",
+        "the data (hash)"};
+    uint64_t mh = model_shape_hash(&s->model);
+    uint64_t dh = TDP_FNV_INIT;
+    dh = tdp_fnv1a(dh, s->train.y, s->train.n);
+    for (size_t i = 0; i < s->train.n; i += 997)
+        dh = tdp_fnv1a(dh, s->train.x + i * (size_t)s->train.dim, (size_t)s->train.dim);
+    double vals[NAGREE] = {(double)s->model.nparams,
+                           (double)(mh >> 32),
+                           (double)(mh & 0xffffffffu),
+                           s->batch,
+                           s->o.accum,
+                           s->lr,
+                           s->mom,
+                           s->wd,
+                           (double)(s->o.seed & 0xffffffffu),
+                           (double)(s->o.seed >> 32),
+                           s->epochs,
+                           (double)s->o.max_steps,
+                           s->o.lr_cosine,
+                           s->o.bucket_kb,
+                           s->o.no_overlap,
+                           s->o.deterministic,
+                           (double)s->train.n,
+                           (double)s->test.n,
+                           (double)(dh >> 20)};
+    memcpy(v, vals, sizeof vals);
+    memcpy(labels, names, sizeof names);
+}
+
+static void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
+    const options_t *o = &s->o;
+    printf("tinyddp: mode %s, world %d (%d host%s), workers %d, model %s (%s, %zu parameters)\n",
+           mode_name(o->mode), d ? d->size : 1, d ? d->hosts : 1, d && d->hosts > 1 ? "s" : "",
+           t->cfg.world, s->model_path, s->model.shape, s->model.nparams);
+    if (s->synthetic == 2)
+        printf("data: %s not found, using the synthetic set (install dataset-fashion-mnist for "
+               "the real one)\n",
+               o->data);
+    printf("data: %s: %zu train, %zu test samples of %d features, %d classes; features = "
+           "pixel * %.6g + %.6g (the training set's mean and std)\n",
+           s->synthetic ? "synthetic" : o->data, s->train.n, s->test.n, s->train.dim,
+           s->cfg.output, (double)s->train.scale, (double)s->train.offset);
+    printf("training: epochs %d, max-steps %ld, batch %d per worker x %d worker%s x %d "
+           "accumulated = %d per step, lr %g (%s), momentum %g, weight-decay %g, seed %llu, "
+           "%zu steps/epoch (last partial batch dropped)\n",
+           s->epochs, o->max_steps, s->batch, t->cfg.world, t->cfg.world > 1 ? "s" : "",
+           o->accum, s->batch * t->cfg.world * o->accum, s->lr,
+           o->lr_cosine ? "cosine decay" : "constant", s->mom, s->wd,
+           (unsigned long long)o->seed, t->batches);
+    if (d)
+        printf("ddp: %s, %d bucket%s of up to %d KB, model broadcast once (%zu bytes)%s\n",
+               d->deterministic ? "allgather + sum in rank order (deterministic)"
+               : d->overlap     ? "bucketed allreduce overlapped with backward"
+                                : "one allreduce after backward",
+               d->nbuckets, d->nbuckets > 1 ? "s" : "", o->bucket_kb,
+               s->model.nparams * sizeof(float),
+               o->accum > 1 ? ", one allreduce per accumulated step" : "");
+    printf("blas: %d thread(s) per worker, %s\n", blas_get_threads(), blas_config());
+    fflush(stdout);
+}
+
 int main(int argc, char **argv) {
     tdp_err_t err = {0};
-    options_t o;
-    int rc = options_parse(argc, argv, &o, &err);
-    if (rc != TDP_OK)
-        return fail(&err);
-    if (o.help) {
+    setup_t s;
+    memset(&s, 0, sizeof s);
+    int rc = setup(argc, argv, &s, &err);
+    const int use_mpi = rc == TDP_OK ? s.o.mode == MODE_DDP : launcher_world_size() > 1;
+
+    ddp_t d;
+    int rank = 0;
+    if (use_mpi) {
+        int provided;
+        if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+            fprintf(stderr, "%s: MPI_Init_thread failed\n", prog);
+            return 1;
+        }
+        tdp_err_t e2;
+        if (ddp_init(&d, MPI_COMM_WORLD, &e2) != TDP_OK) {
+            fprintf(stderr, "%s: %s\n", prog, e2.msg);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        rank = d.rank;
+        /* a problem seen by any rank ends every rank, with its message printed once */
+        int who = 0;
+        int worst = ddp_agree_status(&d, rc, &who);
+        if (worst != TDP_OK) {
+            if (rank == who)
+                fprintf(stderr, "%s: %s\n", prog, err.msg);
+            dataset_free(&s.train);
+            dataset_free(&s.test);
+            MPI_Finalize();
+            return worst == TDP_EINPUT ? 2 : 1;
+        }
+        if (s.o.help) {
+            if (rank == 0)
+                options_usage(stdout, prog);
+            MPI_Finalize();
+            return 0;
+        }
+    } else if (rc != TDP_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        return rc == TDP_EINPUT ? 2 : 1;
+    } else if (s.o.help) {
         options_usage(stdout, prog);
         return 0;
     }
-    if (o.mode != MODE_SERIAL) {
-        fprintf(stderr, "%s: --mode %s is not implemented in this version (use --mode serial)\n",
-                prog, mode_name(o.mode));
-        return 2;
-    }
-    if (o.workers != 1) {
-        fprintf(stderr, "%s: --workers applies to dp mode only\n", prog);
-        return 2;
-    }
-
-    /* the default model file, relative to the working directory or the source tree */
-    model_cfg_t cfg;
-    char model_path[4096];
-    snprintf(model_path, sizeof model_path, "%s", o.model_path);
-    if (strcmp(o.model_path, "models/fashion-mlp.cfg") == 0 && access(model_path, R_OK) != 0)
-        snprintf(model_path, sizeof model_path, "%s/fashion-mlp.cfg", TDP_MODELS_DIR);
-    if ((rc = cfg_load(model_path, &cfg, &err)) != TDP_OK)
-        return fail(&err);
-    model_t model;
-    if ((rc = model_build(&cfg, &model, &err)) != TDP_OK)
-        return fail(&err);
-
-    /* hyperparameters: command line, else the model file's [net], else built-in */
-    int epochs = o.epochs >= 0 ? o.epochs : cfg.has_epochs ? cfg.epochs : OPT_DEFAULT_EPOCHS;
-    int batch = o.batch > 0 ? o.batch : cfg.has_batch ? cfg.batch : OPT_DEFAULT_BATCH;
-    double lr = !isnan(o.lr) ? o.lr : cfg.has_lr ? cfg.lr : OPT_DEFAULT_LR;
-    double mom = !isnan(o.momentum) ? o.momentum
-                 : cfg.has_momentum ? cfg.momentum
-                                    : OPT_DEFAULT_MOMENTUM;
-    double wd = !isnan(o.weight_decay) ? o.weight_decay
-                : cfg.has_weight_decay ? cfg.weight_decay
-                                       : OPT_DEFAULT_WEIGHT_DECAY;
-
-    if ((rc = check_output_path("json", o.json_path, &err)) != TDP_OK ||
-        (rc = check_output_path("dump-weights", o.dump_weights_path, &err)) != TDP_OK)
-        return fail(&err);
-
-    /* data */
-    dataset_t train = {0}, test = {0};
-    int synthetic = strcmp(o.data, "synthetic") == 0;
-    if (!synthetic && o.data_is_default && access(o.data, R_OK | X_OK) != 0) {
-        synthetic = 1;
-        if (!o.quiet)
-            printf("data: %s not found, using the synthetic set (install "
-                   "dataset-fashion-mnist for the real one)\n",
-                   o.data);
-    }
-    if (synthetic)
-        rc = dataset_synthetic(o.seed, (size_t)o.synthetic_train, (size_t)o.synthetic_test,
-                               cfg.input, cfg.output, &train, &test, &err);
-    else
-        rc = dataset_load_dir(o.data, cfg.output, &train, &test, &err);
-    if (rc != TDP_OK)
-        return fail(&err);
-    dataset_standardize(&test, &train);
-    dataset_standardize(&train, &train);
 
     /* one BLAS thread per worker unless the user says otherwise */
     if (getenv("OPENBLAS_NUM_THREADS") == NULL)
         blas_set_threads(1);
 
+    if (use_mpi) {
+        double vals[NAGREE];
+        const char *labels[NAGREE];
+        agreement_values(&s, vals, labels);
+        rc = ddp_check_agreement(&d, vals, labels, NAGREE, &err);
+        if (rc == TDP_OK)
+            rc = ddp_setup(&d, s.model.nparams, (size_t)s.o.bucket_kb, !s.o.no_overlap,
+                           s.o.deterministic, &err);
+        if (rc != TDP_OK) {
+            fprintf(stderr, "%s: rank %d: %s\n", prog, rank, err.msg);
+            ddp_free(&d);
+            MPI_Finalize();
+            return rc == TDP_EINPUT ? 2 : 1;
+        }
+    }
+
     train_config_t tc = {
-        .model = &model,
-        .train = &train,
-        .test = &test,
-        .epochs = epochs,
-        .max_steps = o.max_steps,
-        .batch = batch,
-        .world = 1,
-        .accum = 1,
-        .proc_rank = 0,
-        .procs = 1,
-        .sgd = {.lr = (float)lr, .momentum = (float)mom, .weight_decay = (float)wd},
-        .lr_cosine = o.lr_cosine,
-        .seed = o.seed,
+        .model = &s.model,
+        .train = &s.train,
+        .test = &s.test,
+        .epochs = s.epochs,
+        .max_steps = s.o.max_steps,
+        .batch = s.batch,
+        .world = use_mpi ? d.size : 1,
+        .accum = s.o.accum,
+        .proc_rank = rank,
+        .procs = use_mpi ? d.size : 1,
+        .sgd = {.lr = (float)s.lr, .momentum = (float)s.mom, .weight_decay = (float)s.wd},
+        .lr_cosine = s.o.lr_cosine,
+        .seed = s.o.seed,
     };
     trainer_t t;
-    if ((rc = trainer_init(&t, &tc, &err)) != TDP_OK) {
-        dataset_free(&train);
-        dataset_free(&test);
-        return fail(&err);
+    rc = trainer_init(&t, &tc, &err);
+    if (use_mpi) {
+        int who = 0, worst = ddp_agree_status(&d, rc, &who);
+        if (worst != TDP_OK) {
+            if (rank == who)
+                fprintf(stderr, "%s: %s\n", prog, err.msg);
+            if (rc == TDP_OK)
+                trainer_free(&t);
+            ddp_free(&d);
+            dataset_free(&s.train);
+            dataset_free(&s.test);
+            MPI_Finalize();
+            return worst == TDP_EINPUT ? 2 : 1;
+        }
+    } else if (rc != TDP_OK) {
+        dataset_free(&s.train);
+        dataset_free(&s.test);
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        return rc == TDP_EINPUT ? 2 : 1;
     }
 
-    if (!o.quiet) {
-        printf("tinyddp: mode %s, workers 1, model %s (%s, %zu parameters)\n", mode_name(o.mode),
-               model_path, model.shape, model.nparams);
-        printf("data: %s: %zu train, %zu test samples of %d features, %d classes; features = "
-               "pixel * %.6g + %.6g (the training set's mean and std)\n",
-               synthetic ? "synthetic" : o.data, train.n, test.n, train.dim, cfg.output,
-               (double)train.scale, (double)train.offset);
-        printf("training: epochs %d, max-steps %ld, batch %d, lr %g (%s), momentum %g, "
-               "weight-decay %g, seed %llu, %zu steps/epoch (last partial batch dropped)\n",
-               epochs, o.max_steps, batch, lr, o.lr_cosine ? "cosine decay" : "constant", mom, wd,
-               (unsigned long long)o.seed, t.batches);
-        printf("blas: %d thread(s), %s\n", blas_get_threads(), blas_config());
-        fflush(stdout);
+    trace_t trace;
+    int tracing = s.o.trace_path[0] != '\0';
+    if (use_mpi)
+        MPI_Barrier(MPI_COMM_WORLD); /* one time origin for every rank's trace */
+    if (tracing && (rc = trace_init(&trace, TRACE_CAPACITY, tdp_now(), &err)) == TDP_OK)
+        t.trace = &trace;
+
+    /* the one replication of the model: rank 0's weights to every rank */
+    double broadcast_bytes = 0.0;
+    if (rc == TDP_OK && use_mpi && d.size > 1) {
+        double b0 = tdp_now();
+        rc = ddp_broadcast(&d, t.params, s.model.nparams, &err);
+        trace_add(t.trace, "broadcast weights", -1, 1, b0, tdp_now());
+        broadcast_bytes = (double)s.model.nparams * sizeof(float);
     }
+
+    if (rc == TDP_OK && rank == 0 && !s.o.quiet)
+        print_config(&s, &t, use_mpi ? &d : NULL);
 
     report_t rep;
-    report_init(&rep, !o.quiet);
+    report_init(&rep, !s.o.quiet && rank == 0);
     double t0 = tdp_now();
-    rc = trainer_run(&t, &serial_engine, NULL, &rep, &err);
+    if (rc == TDP_OK)
+        rc = trainer_run(&t, use_mpi ? &ddp_engine : &serial_engine, use_mpi ? &d : NULL, &rep,
+                         &err);
     double seconds = tdp_now() - t0;
-    if (rc == TDP_OK && !o.quiet)
-        printf("done: %ld steps, test accuracy %.4f, final loss %.4f, %.0f samples/s, %.2f s\n",
-               t.steps, t.test_accuracy, t.final_loss, t.samples_per_s, seconds);
-    if (rc == TDP_OK && o.dump_weights_path[0])
-        rc = dump_weights(o.dump_weights_path, t.params, model.nparams, &err);
-    if (rc == TDP_OK && o.json_path[0]) {
-        run_summary_t s = {
-            .mode = mode_name(o.mode),
-            .world_size = 1,
-            .workers = 1,
-            .hosts = 1,
-            .model = model_path,
-            .params = (long)model.nparams,
+    if (rc != TDP_OK && use_mpi) {
+        /* a diverging loss is seen identically by every rank (the loss travels with the
+         * gradient): rank 0 says so and all return. Anything else (an MPI failure) may be one
+         * rank's alone: report it with the rank and end the whole job. */
+        if (t.diverged) {
+            if (rank == 0)
+                fprintf(stderr, "%s: %s\n", prog, err.msg);
+            rc = -rc; /* reported */
+        } else {
+            fprintf(stderr, "%s: rank %d: %s\n", prog, rank, err.msg);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+    }
+    if (rc == TDP_OK && tracing && use_mpi)
+        rc = ddp_write_trace(&d, &trace, s.o.trace_path, &err);
+    else if (rc == TDP_OK && tracing) {
+        char *part = NULL;
+        size_t len = 0;
+        rc = trace_format(&trace, 0, &part, &len, &err);
+        if (rc == TDP_OK)
+            rc = trace_write(s.o.trace_path, &part, &len, 1, &err);
+        free(part);
+    }
+    if (rc == TDP_OK && rank == 0 && !s.o.quiet)
+        printf("done: %ld steps, test accuracy %.4f, final loss %.4f, %.0f samples/s, %.2f s, "
+               "exposed communication %.3f s\n",
+               t.steps, t.test_accuracy, t.final_loss, t.samples_per_s, seconds,
+               use_mpi ? d.comm_seconds : 0.0);
+    if (rc == TDP_OK && rank == 0 && s.o.dump_weights_path[0])
+        rc = dump_weights(s.o.dump_weights_path, t.params, s.model.nparams, &err);
+    if (rc == TDP_OK && rank == 0 && s.o.json_path[0]) {
+        int global = s.batch * tc.world * s.o.accum;
+        run_summary_t sum = {
+            .mode = mode_name(s.o.mode),
+            .world_size = use_mpi ? d.size : 1,
+            .workers = tc.world,
+            .hosts = use_mpi ? d.hosts : 1,
+            .model = s.model_path,
+            .params = (long)s.model.nparams,
             .epochs = t.epochs_done,
             .steps = t.steps,
-            .batch = batch,
-            .global_batch = batch,
+            .batch = s.batch,
+            .global_batch = global,
             .train_samples_per_s = t.samples_per_s,
             .test_accuracy = t.test_accuracy,
             .final_loss = t.final_loss,
             .seconds = seconds,
+            .broadcast_bytes = broadcast_bytes,
+            .allreduce_bytes_per_step =
+                use_mpi && d.size > 1 ? (double)(s.model.nparams + 1) * sizeof(float) : 0.0,
+            .comm_seconds = use_mpi ? d.comm_seconds : 0.0,
         };
-        rc = report_write_json(o.json_path, &s, &err);
+        rc = report_write_json(s.o.json_path, &sum, &err);
     }
+    if (rc > 0) /* not yet reported */
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+    if (rc < 0)
+        rc = -rc;
+    if (tracing)
+        trace_free(&trace);
     trainer_free(&t);
-    dataset_free(&train);
-    dataset_free(&test);
-    return rc == TDP_OK ? 0 : fail(&err);
+    dataset_free(&s.train);
+    dataset_free(&s.test);
+    if (use_mpi) {
+        ddp_free(&d);
+        MPI_Finalize();
+    }
+    return rc == TDP_OK ? 0 : rc == TDP_EINPUT ? 2 : 1;
 }

@@ -65,10 +65,16 @@ void net_grad(const model_t *m, const float *params, float *grads, net_ws_t *ws,
     if (opts == NULL)
         opts = &none;
     const int acc = opts->accumulate;
+    double t0 = opts->trace ? tdp_now() : 0.0;
     const float *logits = net_forward(m, params, ws, batch);
     int last = m->nlayers - 1;
     float *dy = ws->dbuf[0];
     softmax_xent(logits, ws->y, dy, batch, m->layer[last].out, scale, loss_sum, correct);
+    if (opts->trace) {
+        double t1 = tdp_now();
+        trace_add(opts->trace, "forward", -1, opts->tid, t0, t1);
+        t0 = t1;
+    }
     for (int l = last; l >= 0; l--) {
         const layer_t *ly = &m->layer[l];
         const float *x = l > 0 ? ws->act[l - 1] : ws->x;
@@ -95,6 +101,11 @@ void net_grad(const model_t *m, const float *params, float *grads, net_ws_t *ws,
             if (opts->progress)
                 opts->progress(opts->ctx, ly->w_off);
             dy = dx;
+        }
+        if (opts->trace) {
+            double t1 = tdp_now();
+            trace_add(opts->trace, "backward L", l, opts->tid, t0, t1);
+            t0 = t1;
         }
     }
 }

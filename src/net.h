@@ -3,6 +3,7 @@
 #define TDP_NET_H
 
 #include "model.h"
+#include "trace.h"
 #include "util.h"
 
 typedef struct {
@@ -31,6 +32,9 @@ typedef struct {
     size_t chunk_floats;
     /* Add into the gradient arena instead of overwriting it (gradient accumulation). */
     int accumulate;
+    /* Record "forward" and "backward L" events (NULL: no tracing) on thread row tid. */
+    trace_t *trace;
+    int tid;
 } net_grad_opts_t;
 
 /* Forward, softmax cross-entropy and backward for ws->x/ws->y[0..batch). Writes (or adds, see

@@ -35,7 +35,14 @@ static const opt_spec_t SPECS[] = {
     {"weight-decay", K_DOUBLE, OFF(weight_decay), 0, 1e6, "X", "L2 penalty on every parameter"},
     {"seed", K_U64, OFF(seed), 0, 0, "S", "seed of weights, shuffling and synthetic data"},
     {"workers", K_INT, OFF(workers), 1, OPT_MAX_WORKERS, "P", "worker threads (dp mode)"},
-    {"deterministic", K_FLAG, OFF(deterministic), 0, 0, NULL, "fixed reduction order"},
+    {"accum", K_INT, OFF(accum), 1, 65536, "N",
+     "micro-batches accumulated per optimizer step (ddp: one allreduce per step)"},
+    {"bucket-kb", K_INT, OFF(bucket_kb), 0, 1048576, "KB",
+     "ddp: gradient allreduce bucket size, 0 = one bucket"},
+    {"no-overlap", K_FLAG, OFF(no_overlap), 0, 0, NULL,
+     "ddp: one blocking allreduce after backward instead of buckets during it"},
+    {"deterministic", K_FLAG, OFF(deterministic), 0, 0, NULL,
+     "fixed reduction order: bitwise-reproducible runs"},
     {"gil", K_FLAG, OFF(gil), 0, 0, NULL, "dp: emulate the interpreter lock"},
     {"json", K_STR, OFF(json_path), 0, 0, "FILE", "write a JSON summary"},
     {"dump-weights", K_STR, OFF(dump_weights_path), 0, 0, "FILE",
@@ -54,7 +61,7 @@ static const opt_spec_t SPECS[] = {
 #define NSPECS (sizeof SPECS / sizeof SPECS[0])
 
 /* Options parsed but whose feature is not built yet: refused with a clear message. */
-static const char *NOT_YET[] = {"trace", "checkpoint", "checkpoint-every", "resume", "gil"};
+static const char *NOT_YET[] = {"checkpoint", "checkpoint-every", "resume", "gil"};
 
 const char *mode_name(train_mode_t m) {
     switch (m) {
@@ -70,7 +77,7 @@ const char *mode_name(train_mode_t m) {
 
 static void set_defaults(options_t *o) {
     memset(o, 0, sizeof *o);
-    o->mode = MODE_SERIAL;
+    o->mode = MODE_DDP;
     snprintf(o->model_path, sizeof o->model_path, "%s", "models/fashion-mlp.cfg");
     snprintf(o->data, sizeof o->data, "%s", OPT_DEFAULT_DATA_DIR);
     o->data_is_default = 1;
@@ -82,6 +89,8 @@ static void set_defaults(options_t *o) {
     o->weight_decay = NAN;
     o->seed = OPT_DEFAULT_SEED;
     o->lr_cosine = 1;
+    o->accum = 1;
+    o->bucket_kb = OPT_DEFAULT_BUCKET_KB;
     o->workers = 1;
     o->synthetic_train = 10000;
     o->synthetic_test = 2000;
@@ -165,7 +174,7 @@ static int parse_value(const opt_spec_t *s, const char *v, options_t *o, tdp_err
         return TDP_OK;
     case K_MODE:
         if (strcmp(v, "serial") == 0)
-            o->mode = MODE_SERIAL;
+            o->mode = MODE_DDP;
         else if (strcmp(v, "dp") == 0)
             o->mode = MODE_DP;
         else if (strcmp(v, "ddp") == 0)

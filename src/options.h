@@ -33,6 +33,9 @@ typedef struct {
     long checkpoint_every;
     char resume_path[4096];
     long synthetic_train, synthetic_test;
+    int accum;                /* micro-batches per optimizer step */
+    int bucket_kb;            /* ddp: allreduce bucket size */
+    int no_overlap;           /* ddp: one blocking allreduce after backward */
 } options_t;
 
 /* Built-in defaults, used where neither the command line nor the model file sets a value. */
@@ -45,6 +48,7 @@ typedef struct {
 #define OPT_DEFAULT_DATA_DIR     "/usr/share/datasets/fashion-mnist"
 #define OPT_MAX_BATCH            65536
 #define OPT_MAX_WORKERS          1024
+#define OPT_DEFAULT_BUCKET_KB    256
 
 /* Parse argv. Bad values and unknown options: TDP_EINPUT with a one-line message. --help sets
  * opt->help and returns TDP_OK. */

@@ -12,7 +12,9 @@ void report_init(report_t *r, int enabled) {
     memset(r, 0, sizeof *r);
     r->enabled = enabled;
     r->out = stdout;
-    r->tty = enabled && isatty(fileno(stdout));
+    /* under mpirun a rank's stdout is a pseudo-terminal even when mpirun's output is a pipe */
+    r->tty = enabled && isatty(fileno(stdout)) && getenv("OMPI_COMM_WORLD_SIZE") == NULL &&
+             getenv("PMI_SIZE") == NULL;
 }
 
 void report_progress(report_t *r, int epoch, long step, long total, double loss) {

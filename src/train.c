@@ -133,7 +133,7 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
             rc = eng->grads(self, t, b, &step_loss, &correct, err);
             if (rc != TDP_OK)
                 return rc;
-            if (!isfinite(step_loss))
+            if (!isfinite(step_loss) && (t->diverged = 1))
                 return tdp_fail(err, TDP_ERUNTIME,
                                 "the loss became %s at step %ld (epoch %d): the learning rate "
                                 "%g is too high for this model; try --lr %g",
@@ -141,7 +141,10 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
                                 (double)c->sgd.lr, (double)c->sgd.lr / 10.0);
             sgd_params_t sgd = c->sgd;
             sgd.lr = lr_at(c->sgd.lr, c->lr_cosine, t->steps, t->planned_steps);
+            double o0 = t->trace ? tdp_now() : 0.0;
             sgd_step(&sgd, t->params, t->grads, t->velocity, c->model->nparams);
+            if (t->trace)
+                trace_add(t->trace, "sgd", -1, 0, o0, tdp_now());
             loss += step_loss;
             steps++;
             t->steps++;
@@ -192,7 +195,7 @@ static int serial_grads(void *self, trainer_t *t, size_t b, double *loss_sum, lo
     const float scale = 1.0f / ((float)t->cfg.batch * (float)accum);
     for (int k = 0; k < accum; k++) {
         int n = trainer_load_shard(t, &t->ws, b, k, 0);
-        net_grad_opts_t o = {.accumulate = k > 0};
+        net_grad_opts_t o = {.accumulate = k > 0, .trace = t->trace};
         net_grad(t->cfg.model, t->params, t->grads, &t->ws, n, scale, loss_sum, correct, &o);
     }
     return TDP_OK;

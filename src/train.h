@@ -12,6 +12,7 @@
 #include "net.h"
 #include "optim.h"
 #include "report.h"
+#include "trace.h"
 #include "util.h"
 
 typedef struct trainer trainer_t;
@@ -53,11 +54,13 @@ struct trainer {
     float *velocity;    /* [nparams] momentum buffer */
     net_ws_t ws;        /* activations for one worker's batch (and evaluation) */
     uint32_t *order;    /* [train->n] the current epoch's sample order */
+    trace_t *trace;     /* NULL unless --trace */
     size_t batches;     /* optimizer steps per epoch (batch x world x accum samples each) */
     long planned_steps; /* epochs x batches, or max_steps when smaller */
     /* results */
     long steps;
     int epochs_done;
+    int diverged;       /* the run stopped on a non-finite loss */
     double train_seconds, final_loss, test_accuracy, samples_per_s;
 };
 

@@ -1,0 +1,303 @@
+/* ddp.c: the MPI gradient engine: one broadcast at start, bucketed allreduce overlapped with
+ * backward every step. */
+#include "ddp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int ddp_mpi_fail(tdp_err_t *err, const char *file, int line, int rank, const char *call, int rc) {
+    char msg[MPI_MAX_ERROR_STRING] = "unknown MPI error";
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    return tdp_fail(err, TDP_ERUNTIME, "rank %d: %s:%d: %.120s failed: %s", rank, file, line,
+                    call, msg);
+}
+
+int ddp_init(ddp_t *d, MPI_Comm comm, tdp_err_t *err) {
+    memset(d, 0, sizeof *d);
+    d->comm = comm;
+    TDP_MPI(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN), -1, err);
+    TDP_MPI(MPI_Comm_rank(comm, &d->rank), -1, err);
+    TDP_MPI(MPI_Comm_size(comm, &d->size), d->rank, err);
+    /* hosts: distinct processor names */
+    char name[MPI_MAX_PROCESSOR_NAME] = {0};
+    int len = 0;
+    TDP_MPI(MPI_Get_processor_name(name, &len), d->rank, err);
+    char *all = calloc((size_t)d->size, MPI_MAX_PROCESSOR_NAME);
+    if (all == NULL)
+        return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory");
+    int rc = MPI_Allgather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME,
+                           MPI_CHAR, comm);
+    if (rc != MPI_SUCCESS) {
+        free(all);
+        return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Allgather(names)", rc);
+    }
+    d->hosts = 0;
+    for (int i = 0; i < d->size; i++) {
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = strncmp(all + (size_t)i * MPI_MAX_PROCESSOR_NAME,
+                           all + (size_t)j * MPI_MAX_PROCESSOR_NAME, MPI_MAX_PROCESSOR_NAME) == 0;
+        d->hosts += !seen;
+    }
+    free(all);
+    return TDP_OK;
+}
+
+int ddp_setup(ddp_t *d, size_t n, size_t bucket_kb, int overlap, int deterministic,
+              tdp_err_t *err) {
+    d->n = n;
+    d->overlap = overlap && !deterministic;
+    d->deterministic = deterministic;
+    size_t total = n + 1; /* the loss slot */
+    d->bucket_floats = bucket_kb ? bucket_kb * 1024 / sizeof(float) : total;
+    if (d->bucket_floats == 0)
+        d->bucket_floats = 1;
+    d->nbuckets = (int)((total + d->bucket_floats - 1) / d->bucket_floats);
+    d->b_off = calloc((size_t)d->nbuckets, sizeof *d->b_off);
+    d->b_len = calloc((size_t)d->nbuckets, sizeof *d->b_len);
+    d->req = calloc((size_t)d->nbuckets, sizeof *d->req);
+    d->b_start = calloc((size_t)d->nbuckets, sizeof *d->b_start);
+    if (!d->b_off || !d->b_len || !d->req || !d->b_start)
+        return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory for %d buckets",
+                            d->nbuckets);
+    /* bucket 0 is the tail of the arena: backward finishes the last layer first */
+    size_t end = total;
+    for (int i = 0; i < d->nbuckets; i++) {
+        size_t len = end > d->bucket_floats ? d->bucket_floats : end;
+        d->b_off[i] = end - len;
+        d->b_len[i] = len;
+        d->req[i] = MPI_REQUEST_NULL;
+        end -= len;
+    }
+    if (deterministic) {
+        size_t bytes;
+        if (tdp_mul_size(total * sizeof(float), (size_t)d->size, &bytes) != 0)
+            return tdp_fail(err, TDP_EINPUT, "gather buffer size overflows");
+        TDP_MALLOC(d->gather, bytes, err);
+    }
+    return TDP_OK;
+}
+
+void ddp_free(ddp_t *d) {
+    free(d->b_off);
+    free(d->b_len);
+    free(d->req);
+    free(d->b_start);
+    free(d->gather);
+    d->b_off = d->b_len = NULL;
+    d->req = NULL;
+    d->b_start = NULL;
+    d->gather = NULL;
+}
+
+int ddp_agree_status(ddp_t *d, int rc, int *who) {
+    struct {
+        int rc, rank;
+    } in = {rc, d->rank}, out = {rc, d->rank};
+    if (MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MAXLOC, d->comm) != MPI_SUCCESS) {
+        *who = d->rank;
+        return rc ? rc : TDP_ERUNTIME;
+    }
+    *who = out.rank;
+    return out.rc;
+}
+
+int ddp_check_agreement(ddp_t *d, const double *values, const char *const *labels, int nvalues,
+                        tdp_err_t *err) {
+    double *all = malloc((size_t)nvalues * (size_t)d->size * sizeof *all);
+    if (all == NULL)
+        return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory");
+    int rc = MPI_Allgather(values, nvalues, MPI_DOUBLE, all, nvalues, MPI_DOUBLE, d->comm);
+    if (rc != MPI_SUCCESS) {
+        free(all);
+        return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Allgather(agreement)", rc);
+    }
+    rc = TDP_OK;
+    for (int r = 1; r < d->size && rc == TDP_OK; r++)
+        for (int i = 0; i < nvalues && rc == TDP_OK; i++) {
+            double a = all[i], b = all[(size_t)r * (size_t)nvalues + (size_t)i];
+            if (memcmp(&a, &b, sizeof a) != 0)
+                rc = tdp_fail(err, TDP_EINPUT,
+                              "rank %d and rank 0 disagree on %s (%.17g on rank %d, %.17g on "
+                              "rank 0): start every rank with the same model, options and data",
+                              r, labels[i], b, r, a);
+        }
+    free(all);
+    return rc;
+}
+
+int ddp_broadcast(ddp_t *d, float *params, size_t n, tdp_err_t *err) {
+    /* in pieces below INT_MAX elements */
+    for (size_t off = 0; off < n; off += (size_t)1 << 30) {
+        size_t len = n - off < ((size_t)1 << 30) ? n - off : (size_t)1 << 30;
+        TDP_MPI(MPI_Bcast(params + off, (int)len, MPI_FLOAT, 0, d->comm), d->rank, err);
+    }
+    return TDP_OK;
+}
+
+int ddp_allsum(void *self, double *v, int n, tdp_err_t *err) {
+    ddp_t *d = self;
+    TDP_MPI(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, d->comm), d->rank, err);
+    return TDP_OK;
+}
+
+/* Backward's progress callback: start every bucket that is now complete, then let MPI progress
+ * the ones in flight (libnbc advances a collective only inside MPI calls). */
+static void on_progress(void *ctx, size_t ready_from) {
+    ddp_t *d = ctx;
+    if (d->mpi_rc != MPI_SUCCESS)
+        return;
+    float *g = d->t->grads;
+    if (d->next == 0)
+        g[d->n] = (float)d->local_loss;
+    while (d->next < d->nbuckets && d->b_off[d->next] >= ready_from) {
+        int i = d->next++;
+        d->b_start[i] = tdp_now();
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, g + d->b_off[i], (int)d->b_len[i], MPI_FLOAT,
+                                MPI_SUM, d->comm, &d->req[i]);
+        if (rc != MPI_SUCCESS) {
+            d->mpi_rc = rc;
+            return;
+        }
+    }
+    while (d->done < d->next) {
+        int flag = 0;
+        int rc = MPI_Test(&d->req[d->done], &flag, MPI_STATUS_IGNORE);
+        d->bucket_tests++;
+        if (rc != MPI_SUCCESS) {
+            d->mpi_rc = rc;
+            return;
+        }
+        if (!flag)
+            break;
+        trace_add(d->t->trace, "allreduce bucket", d->done, 1, d->b_start[d->done], tdp_now());
+        d->done++;
+    }
+}
+
+static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *correct,
+                     tdp_err_t *err) {
+    ddp_t *d = self;
+    const int accum = t->cfg.accum;
+    const float scale = 1.0f / ((float)t->cfg.batch * (float)d->size * (float)accum);
+    float *g = t->grads;
+    d->t = t;
+    d->local_loss = 0.0;
+    d->next = d->done = 0;
+    d->mpi_rc = MPI_SUCCESS;
+    for (int k = 0; k < accum; k++) {
+        int n = trainer_load_shard(t, &t->ws, b, k, d->rank);
+        net_grad_opts_t o = {.accumulate = k > 0, .trace = t->trace};
+        if (d->overlap && k == accum - 1) {
+            o.progress = on_progress;
+            o.ctx = d;
+            o.chunk_floats = d->bucket_floats;
+        }
+        net_grad(t->cfg.model, t->params, g, &t->ws, n, scale, &d->local_loss, correct, &o);
+    }
+    if (d->mpi_rc != MPI_SUCCESS)
+        return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallreduce/MPI_Test",
+                            d->mpi_rc);
+    double w0 = tdp_now();
+    if (d->overlap) {
+        on_progress(d, 0); /* nothing left to compute: start what is not started */
+        if (d->mpi_rc != MPI_SUCCESS)
+            return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallreduce", d->mpi_rc);
+        TDP_MPI(MPI_Waitall(d->nbuckets - d->done, d->req + d->done, MPI_STATUSES_IGNORE),
+                d->rank, err);
+        double w1 = tdp_now();
+        for (int i = d->done; i < d->nbuckets; i++)
+            trace_add(t->trace, "allreduce bucket", i, 1, d->b_start[i], w1);
+    } else if (d->deterministic) {
+        /* every rank sums the same values in the same (rank) order: bitwise identical on all
+         * ranks and across runs, whatever MPI's reduction algorithm */
+        const size_t total = d->n + 1;
+        g[d->n] = (float)d->local_loss;
+        TDP_MPI(MPI_Allgather(g, (int)total, MPI_FLOAT, d->gather, (int)total, MPI_FLOAT,
+                              d->comm),
+                d->rank, err);
+        memcpy(g, d->gather, total * sizeof *g);
+        for (int r = 1; r < d->size; r++) {
+            const float *src = d->gather + (size_t)r * total;
+            for (size_t i = 0; i < total; i++)
+                g[i] += src[i];
+        }
+        trace_add(t->trace, "allgather+sum", -1, 1, w0, tdp_now());
+    } else {
+        g[d->n] = (float)d->local_loss;
+        TDP_MPI(MPI_Allreduce(MPI_IN_PLACE, g, (int)(d->n + 1), MPI_FLOAT, MPI_SUM, d->comm),
+                d->rank, err);
+        trace_add(t->trace, "allreduce", -1, 1, w0, tdp_now());
+    }
+    d->comm_seconds += tdp_now() - w0;
+    *loss_sum = (double)g[d->n];
+    return TDP_OK;
+}
+
+static double ddp_comm_seconds(void *self) {
+    return ((ddp_t *)self)->comm_seconds;
+}
+
+int ddp_write_trace(ddp_t *d, const trace_t *t, const char *path, tdp_err_t *err) {
+    char *mine = NULL;
+    size_t len = 0;
+    int rc = trace_format(t, d->rank, &mine, &len, err);
+    if (rc != TDP_OK)
+        return rc;
+    int ilen = (int)len, *lens = NULL, *displs = NULL;
+    char *all = NULL;
+    if (d->rank == 0) {
+        lens = calloc((size_t)d->size, sizeof *lens);
+        displs = calloc((size_t)d->size, sizeof *displs);
+        if (!lens || !displs) {
+            free(mine);
+            free(lens);
+            free(displs);
+            return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory");
+        }
+    }
+    rc = MPI_Gather(&ilen, 1, MPI_INT, lens, 1, MPI_INT, 0, d->comm);
+    size_t total = 0;
+    if (rc == MPI_SUCCESS && d->rank == 0) {
+        for (int i = 0; i < d->size; i++) {
+            displs[i] = (int)total;
+            total += (size_t)lens[i];
+        }
+        all = malloc(total ? total : 1);
+        if (all == NULL)
+            rc = MPI_ERR_NO_MEM;
+    }
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Gatherv(mine, ilen, MPI_CHAR, all, lens, displs, MPI_CHAR, 0, d->comm);
+    free(mine);
+    int out = TDP_OK;
+    if (rc != MPI_SUCCESS) {
+        out = ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Gatherv(trace)", rc);
+    } else if (d->rank == 0) {
+        char **parts = malloc((size_t)d->size * sizeof *parts);
+        size_t *plens = malloc((size_t)d->size * sizeof *plens);
+        if (parts && plens) {
+            for (int i = 0; i < d->size; i++) {
+                parts[i] = all + displs[i];
+                plens[i] = (size_t)lens[i];
+            }
+            out = trace_write(path, parts, plens, d->size, err);
+        } else {
+            out = tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory");
+        }
+        free(parts);
+        free(plens);
+    }
+    free(all);
+    free(lens);
+    free(displs);
+    return out;
+}
+
+const grad_engine_t ddp_engine = {
+    .name = "ddp",
+    .grads = ddp_grads,
+    .allsum = ddp_allsum,
+    .comm_seconds = ddp_comm_seconds,
+};

@@ -1,0 +1,29 @@
+# lib.sh: shared helpers for the shell tests (sourced). Counts checks; `finish` prints
+# "N passed, N failed" and sets the exit status.
+BIN="${TDP_BIN:?TDP_BIN must point at build/bin}"
+SRC="${TDP_SOURCE_DIR:?TDP_SOURCE_DIR must point at the source tree}"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL: $*" >&2
+}
+# check DESCRIPTION COMMAND...: the command must succeed
+check() {
+    local what=$1
+    shift
+    if "$@"; then ok; else bad "$what"; fi
+}
+finish() {
+    echo "$pass passed, $fail failed"
+    [[ $fail == 0 && $pass -gt 0 ]]
+}
+# mpirun with what this machine needs: root allowed, more ranks than cores allowed, bounded
+# in time so that no case can hang the suite.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OPENBLAS_NUM_THREADS=1
+mpirun_() { timeout -k 5 "${MPI_TIMEOUT:-120}" mpirun --oversubscribe --bind-to none "$@"; }
+json_field() { sed -n "s/.*\"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$1"; }
