@@ -9,8 +9,8 @@ int ddp_mpi_fail(tdp_err_t *err, const char *file, int line, int rank, const cha
     char msg[MPI_MAX_ERROR_STRING] = "unknown MPI error";
     int len = 0;
     MPI_Error_string(rc, msg, &len);
-    return tdp_fail(err, TDP_ERUNTIME, "rank %d: %s:%d: %.120s failed: %s", rank, file, line,
-                    call, msg);
+    return tdp_fail(err, TDP_ERUNTIME, "rank %d: %s:%d: %.120s failed: %s", rank, file, line, call,
+                    msg);
 }
 
 int ddp_init(ddp_t *d, MPI_Comm comm, tdp_err_t *err) {
@@ -154,8 +154,8 @@ static void on_progress(void *ctx, size_t ready_from) {
     while (d->next < d->nbuckets && d->b_off[d->next] >= ready_from) {
         int i = d->next++;
         d->b_start[i] = tdp_now();
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, g + d->b_off[i], (int)d->b_len[i], MPI_FLOAT,
-                                MPI_SUM, d->comm, &d->req[i]);
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, g + d->b_off[i], (int)d->b_len[i], MPI_FLOAT, MPI_SUM,
+                                d->comm, &d->req[i]);
         if (rc != MPI_SUCCESS) {
             d->mpi_rc = rc;
             return;
@@ -197,15 +197,14 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
         net_grad(t->cfg.model, t->params, g, &t->ws, n, scale, &d->local_loss, correct, &o);
     }
     if (d->mpi_rc != MPI_SUCCESS)
-        return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallreduce/MPI_Test",
-                            d->mpi_rc);
+        return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallreduce/MPI_Test", d->mpi_rc);
     double w0 = tdp_now();
     if (d->overlap) {
         on_progress(d, 0); /* nothing left to compute: start what is not started */
         if (d->mpi_rc != MPI_SUCCESS)
             return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallreduce", d->mpi_rc);
-        TDP_MPI(MPI_Waitall(d->nbuckets - d->done, d->req + d->done, MPI_STATUSES_IGNORE),
-                d->rank, err);
+        TDP_MPI(MPI_Waitall(d->nbuckets - d->done, d->req + d->done, MPI_STATUSES_IGNORE), d->rank,
+                err);
         double w1 = tdp_now();
         for (int i = d->done; i < d->nbuckets; i++)
             trace_add(t->trace, "allreduce bucket", i, 1, d->b_start[i], w1);
@@ -214,8 +213,7 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
          * ranks and across runs, whatever MPI's reduction algorithm */
         const size_t total = d->n + 1;
         g[d->n] = (float)d->local_loss;
-        TDP_MPI(MPI_Allgather(g, (int)total, MPI_FLOAT, d->gather, (int)total, MPI_FLOAT,
-                              d->comm),
+        TDP_MPI(MPI_Allgather(g, (int)total, MPI_FLOAT, d->gather, (int)total, MPI_FLOAT, d->comm),
                 d->rank, err);
         memcpy(g, d->gather, total * sizeof *g);
         for (int r = 1; r < d->size; r++) {

@@ -20,7 +20,7 @@
     do {                                                                                           \
         int tdp_mpi_rc_ = (call);                                                                  \
         if (tdp_mpi_rc_ != MPI_SUCCESS)                                                            \
-            return ddp_mpi_fail((err), __FILE__, __LINE__, (rank), #call, tdp_mpi_rc_);           \
+            return ddp_mpi_fail((err), __FILE__, __LINE__, (rank), #call, tdp_mpi_rc_);            \
     } while (0)
 
 int ddp_mpi_fail(tdp_err_t *err, const char *file, int line, int rank, const char *call, int rc);
@@ -28,35 +28,34 @@ int ddp_mpi_fail(tdp_err_t *err, const char *file, int line, int rank, const cha
 typedef struct {
     MPI_Comm comm;
     int rank, size;
-    int hosts;               /* distinct processor names among the ranks */
+    int hosts; /* distinct processor names among the ranks */
     /* options */
-    int overlap;             /* 1: bucketed nonblocking allreduce during backward */
-    int deterministic;       /* 1: allgather and sum in rank order (bitwise reproducible) */
-    size_t bucket_floats;    /* bucket size */
+    int overlap;          /* 1: bucketed nonblocking allreduce during backward */
+    int deterministic;    /* 1: allgather and sum in rank order (bitwise reproducible) */
+    size_t bucket_floats; /* bucket size */
     /* buckets over the gradient arena's n + 1 floats (the loss slot last); bucket 0 is the
      * arena's tail, the first that backward finishes */
-    size_t n;                /* nparams */
+    size_t n; /* nparams */
     int nbuckets;
     size_t *b_off, *b_len;
     MPI_Request *req;
-    double *b_start;         /* when each bucket's allreduce started (trace) */
-    int next;                /* first bucket not started */
-    int done;                /* first bucket not known complete */
-    float *gather;           /* deterministic: [size][n + 1] */
+    double *b_start; /* when each bucket's allreduce started (trace) */
+    int next;        /* first bucket not started */
+    int done;        /* first bucket not known complete */
+    float *gather;   /* deterministic: [size][n + 1] */
     /* the step in flight */
     trainer_t *t;
     double local_loss;
-    int mpi_rc;              /* first MPI error inside the progress callback */
+    int mpi_rc; /* first MPI error inside the progress callback */
     /* metrics */
-    double comm_seconds;     /* communication not hidden behind backward */
-    double bucket_tests;     /* MPI_Test calls made during backward */
+    double comm_seconds; /* communication not hidden behind backward */
+    double bucket_tests; /* MPI_Test calls made during backward */
 } ddp_t;
 
 /* Set up on comm (MPI already initialised): errors returned, rank, size, hosts. */
 int ddp_init(ddp_t *d, MPI_Comm comm, tdp_err_t *err);
 /* Buckets and buffers for a model of n parameters. bucket_kb = 0: one bucket. */
-int ddp_setup(ddp_t *d, size_t n, size_t bucket_kb, int overlap, int deterministic,
-              tdp_err_t *err);
+int ddp_setup(ddp_t *d, size_t n, size_t bucket_kb, int overlap, int deterministic, tdp_err_t *err);
 void ddp_free(ddp_t *d);
 
 /* Every rank passes the same values when they agree: the parameter count and a hash of

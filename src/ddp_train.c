@@ -140,14 +140,25 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
 /* What every rank must agree on, as exactly representable doubles. */
 #define NAGREE 19
 static void agreement_values(const setup_t *s, double *v, const char **labels) {
-    static const char *names[NAGREE] = {
-        "the parameter count", "the model shape (hash)", "the model shape (hash)",
-        "--batch",             "--accum",                "--lr",
-        "--momentum",          "--weight-decay",         "--seed (low bits)",
-        "--seed (high bits)",  "--epochs",               "--max-steps",
-        "--lr-schedule",       "--bucket-kb",            "--no-overlap",
-        "--deterministic",     "the training set size",  "the test set size",
-        "the data (hash)"};
+    static const char *names[NAGREE] = {"the parameter count",
+                                        "the model shape (hash)",
+                                        "the model shape (hash)",
+                                        "--batch",
+                                        "--accum",
+                                        "--lr",
+                                        "--momentum",
+                                        "--weight-decay",
+                                        "--seed (low bits)",
+                                        "--seed (high bits)",
+                                        "--epochs",
+                                        "--max-steps",
+                                        "--lr-schedule",
+                                        "--bucket-kb",
+                                        "--no-overlap",
+                                        "--deterministic",
+                                        "the training set size",
+                                        "the test set size",
+                                        "the data (hash)"};
     uint64_t mh = model_shape_hash(&s->model);
     uint64_t dh = TDP_FNV_INIT;
     dh = tdp_fnv1a(dh, s->train.y, s->train.n);
@@ -187,15 +198,14 @@ static void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
                o->data);
     printf("data: %s: %zu train, %zu test samples of %d features, %d classes; features = "
            "pixel * %.6g + %.6g (the training set's mean and std)\n",
-           s->synthetic ? "synthetic" : o->data, s->train.n, s->test.n, s->train.dim,
-           s->cfg.output, (double)s->train.scale, (double)s->train.offset);
+           s->synthetic ? "synthetic" : o->data, s->train.n, s->test.n, s->train.dim, s->cfg.output,
+           (double)s->train.scale, (double)s->train.offset);
     printf("training: epochs %d, max-steps %ld, batch %d per worker x %d worker%s x %d "
            "accumulated = %d per step, lr %g (%s), momentum %g, weight-decay %g, seed %llu, "
            "%zu steps/epoch (last partial batch dropped)\n",
-           s->epochs, o->max_steps, s->batch, t->cfg.world, t->cfg.world > 1 ? "s" : "",
-           o->accum, s->batch * t->cfg.world * o->accum, s->lr,
-           o->lr_cosine ? "cosine decay" : "constant", s->mom, s->wd,
-           (unsigned long long)o->seed, t->batches);
+           s->epochs, o->max_steps, s->batch, t->cfg.world, t->cfg.world > 1 ? "s" : "", o->accum,
+           s->batch * t->cfg.world * o->accum, s->lr, o->lr_cosine ? "cosine decay" : "constant",
+           s->mom, s->wd, (unsigned long long)o->seed, t->batches);
     if (d)
         printf("ddp: %s, %d bucket%s of up to %d KB, model broadcast once (%zu bytes)%s\n",
                d->deterministic ? "allgather + sum in rank order (deterministic)"

@@ -60,7 +60,7 @@ struct trainer {
     /* results */
     long steps;
     int epochs_done;
-    int diverged;       /* the run stopped on a non-finite loss */
+    int diverged; /* the run stopped on a non-finite loss */
     double train_seconds, final_loss, test_accuracy, samples_per_s;
 };
 

@@ -83,7 +83,7 @@ for k in mode world_size workers hosts model params epochs steps batch global_ba
     grep -q "\"$k\": " "$T/run.json" && ok || bad "JSON lacks $k"
 done
 grep -q '"steps": 16,' "$T/run.json" && ok || bad "512 samples / batch 32 should be 16 steps: $(cat "$T/run.json")"
-grep -q '"mode": "serial"' "$T/run.json" && ok || bad "mode"
+grep -q '"mode": "ddp"' "$T/run.json" && ok || bad "mode (ddp is the default, a world of one without mpirun)"
 # tiny: 784*32 + 32 + 32*10 + 10 floats
 [[ $(stat -c %s "$T/w.bin") == $(((784 * 32 + 32 + 32 * 10 + 10) * 4)) ]] && ok || bad "weight dump size $(stat -c %s "$T/w.bin")"
 if command -v /usr/bin/python3 >/dev/null; then
@@ -94,7 +94,7 @@ fi
 "$BIN" "${TINY[@]}" --epochs 1 --batch 32 --seed 7 --dump-weights "$T/w3.bin" --quiet && ! cmp -s "$T/w.bin" "$T/w3.bin" && ok || bad "other seed, same weights"
 # piped output: plain lines, no carriage returns; the configuration comes first
 "$BIN" "${TINY[@]}" --epochs 2 >"$T/out" 2>&1
-head -1 "$T/out" | grep -q "^tinyddp: mode serial" && ok || bad "configuration not printed first"
+head -1 "$T/out" | grep -q "^tinyddp: mode ddp, world 1" && ok || bad "configuration not printed first"
 [[ $(grep -c "^epoch " "$T/out") == 2 ]] && ok || bad "expected 2 epoch lines: $(cat "$T/out")"
 grep -q $'\r' "$T/out" && bad "carriage returns in piped output" || ok
 

@@ -1,0 +1,111 @@
+/* allreduce_bench.c: a plain MPI_Allreduce microbenchmark in the manner of nccl-tests and the
+ * OSU benchmarks: for each size, validate the result, warm up, then time; print a table with
+ * units, the time per call, algbw = bytes / time and busbw = algbw * 2 (n - 1) / n, and a
+ * pass/fail footer.
+ *
+ *     mpirun -np 2 allreduce_bench [--sizes-kb 4,64,940] [--iters N] [--warmup N]
+ */
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static int check(int rc, const char *what) {
+    if (rc != MPI_SUCCESS) {
+        char msg[MPI_MAX_ERROR_STRING];
+        int len;
+        MPI_Error_string(rc, msg, &len);
+        fprintf(stderr, "allreduce_bench: %s: %s\n", what, msg);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    check(MPI_Init(&argc, &argv), "MPI_Init");
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    int rank, size;
+    check(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank");
+    check(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
+    char sizes_arg[1024] = "4,64,256,940,1024,4096,7455";
+    int iters = 200, warmup = 20;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--sizes-kb") == 0 && i + 1 < argc)
+            snprintf(sizes_arg, sizeof sizes_arg, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc)
+            iters = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
+            warmup = atoi(argv[++i]);
+        else {
+            if (rank == 0)
+                fprintf(stderr,
+                        "usage: allreduce_bench [--sizes-kb K,K,...] [--iters N] [--warmup N]\n");
+            MPI_Finalize();
+            return 2;
+        }
+    }
+    if (iters < 1 || warmup < 0) {
+        if (rank == 0)
+            fprintf(stderr, "allreduce_bench: --iters must be >= 1 and --warmup >= 0\n");
+        MPI_Finalize();
+        return 2;
+    }
+    if (rank == 0) {
+        printf("# MPI_Allreduce float32 sum, %d ranks, %d iterations after %d warm-up\n", size,
+               iters, warmup);
+        printf("%12s %12s %12s %12s %12s %6s\n", "size(B)", "count", "time(us)", "algbw(GB/s)",
+               "busbw(GB/s)", "check");
+    }
+    int failures = 0;
+    char *tok = strtok(sizes_arg, ",");
+    while (tok != NULL) {
+        long kb = atol(tok);
+        tok = strtok(NULL, ",");
+        if (kb <= 0)
+            continue;
+        size_t count = (size_t)kb * 1024 / sizeof(float);
+        float *buf = malloc(count * sizeof *buf);
+        if (buf == NULL) {
+            fprintf(stderr, "allreduce_bench: out of memory\n");
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        /* validate: rank r contributes r + 1 + i % 7; the sum is exact in float */
+        for (size_t i = 0; i < count; i++)
+            buf[i] = (float)(rank + 1 + (int)(i % 7));
+        check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+              "MPI_Allreduce");
+        int bad = 0;
+        for (size_t i = 0; i < count; i++) {
+            float want = (float)(size * (size + 1) / 2 + size * (int)(i % 7));
+            bad += buf[i] != want;
+        }
+        int any_bad = 0;
+        check(MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD), "check");
+        failures += any_bad != 0;
+        for (int i = 0; i < warmup; i++)
+            check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+                  "MPI_Allreduce");
+        check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+        double t0 = tdp_now();
+        for (int i = 0; i < iters; i++)
+            check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+                  "MPI_Allreduce");
+        double el = (tdp_now() - t0) / iters, slowest = 0;
+        check(MPI_Reduce(&el, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD), "reduce");
+        if (rank == 0) {
+            double bytes = (double)count * sizeof(float);
+            double algbw = bytes / slowest * 1e-9;
+            double busbw = algbw * 2.0 * (size - 1) / size;
+            printf("%12.0f %12zu %12.1f %12.2f %12.2f %6s\n", bytes, count, slowest * 1e6, algbw,
+                   busbw, any_bad ? "FAIL" : "ok");
+        }
+        free(buf);
+    }
+    if (rank == 0)
+        printf("# %s: %d size(s) with wrong results\n", failures ? "FAILED" : "PASSED", failures);
+    MPI_Finalize();
+    return failures ? 1 : 0;
+}
