@@ -8,6 +8,12 @@
 #       step at the same shapes, and (b) PyTorch training the same MLP on the same data path with
 #       one thread. Run twice: with OpenBLAS's kernels as this machine selects them (it may set
 #       OPENBLAS_CORETYPE), and with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset (auto-detected).
+#
+#   scripts/bench.sh ddp [--repeat N]
+#       serial and DDP samples/s for np = 1, 2 and 4 (more ranks than cores marked), scaling
+#       efficiency, PyTorch DDP (gloo) at np = 2, overlap against --no-overlap and a bucket-size
+#       sweep on fashion-mlp and wide, the training allreduce's algbw/busbw beside a plain
+#       MPI_Allreduce of the same size, and (as root) the same across 2 simulated hosts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +23,7 @@ repeat=3
 while (($#)); do
     case $1 in
     --repeat) repeat=$2; shift 2 ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -73,7 +79,137 @@ bench_serial() {
     echo "PyTorch: scripts/py/torch_mlp.py, torch $($PY -c 'import torch; print(torch.__version__)'), torch.set_num_threads(1)."
 }
 
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+# one core per rank when they fit (bound), free placement when oversubscribed
+mpirun_() {
+    local np=$2
+    if ((np <= $(nproc))); then mpirun --bind-to core "$@"; else mpirun --oversubscribe --bind-to none "$@"; fi
+}
+
+# train NAME NP MODEL STEPS ddp_train-options...: one run; prints "samples/s comm_s steps"
+train() {
+    local name=$1 np=$2 model=$3 steps=$4
+    shift 4
+    local launch=()
+    ((np > 0)) && launch=(mpirun_ -np "$np")
+    "${launch[@]}" $BIN/ddp_train --model "models/$model.cfg" --data "$DATA" --epochs 100 \
+        --max-steps "$steps" --json "$T/$name.json" --quiet "$@" >"$T/$name.log" 2>&1 ||
+        { echo "bench.sh: run $name failed: $(tail -3 "$T/$name.log")" >&2; exit 1; }
+    echo "$(json_field "$T/$name.json" train_samples_per_s) $(json_field "$T/$name.json" comm_seconds) $(json_field "$T/$name.json" steps)"
+}
+
+# med NAME NP MODEL STEPS options...: medians over $repeat runs of samples/s and comm s/step
+med() {
+    local i out sps=() cps=()
+    for ((i = 0; i < repeat; i++)); do
+        out=$(train "$@")
+        sps+=("$(echo "$out" | awk '{print $1}')")
+        cps+=("$(echo "$out" | awk '{print $2 / $3}')")
+    done
+    echo "$(printf '%s\n' "${sps[@]}" | median) $(printf '%s\n' "${cps[@]}" | median)"
+}
+
+bench_ddp() {
+    local cores
+    cores=$(nproc)
+    echo "## ddp: batch 64 per rank, one BLAS thread per rank, Fashion-MNIST"
+    echo "machine: $(machine_desc), $(mpirun --version | head -1); median of $repeat runs"
+    echo
+    echo "### Scaling (fashion-mlp, 600 global steps of np x 64 samples)"
+    echo
+    echo "| run | samples/s | vs serial | efficiency | exposed comm per step |"
+    echo "|---|---:|---:|---:|---:|"
+    local serial np r
+    serial=$(med serial 0 fashion-mlp 600 --mode serial | awk '{print $1}')
+    printf '| serial | %.0f | 1.00 | | |\n' "$serial"
+    for np in 1 2 4; do
+        r=$(med "np$np" "$np" fashion-mlp 600)
+        printf '| ddp np=%d%s | %.0f | %s | %s | %.1f us |\n' "$np" \
+            "$( ((np > cores)) && echo " (more ranks than the $cores cores)")" \
+            "$(echo "$r" | awk '{print $1}')" "$(ratio "$(echo "$r" | awk '{print $1}')" "$serial")" \
+            "$(awk -v a="$(echo "$r" | awk '{print $1}')" -v s="$serial" -v n="$np" 'BEGIN { printf "%.2f", a / (n * s) }')" \
+            "$(echo "$r" | awk '{print $2 * 1e6}')"
+        [[ $np == 2 ]] && np2=$(echo "$r" | awk '{print $1}')
+    done
+    local pt p=()
+    for ((i = 0; i < repeat; i++)); do
+        p+=("$($PY scripts/py/torch_ddp.py --np 2 --steps 600 | sed -n 's/^torch_ddp_samples_per_s //p')")
+    done
+    pt=$(printf '%s\n' "${p[@]}" | median)
+    printf '| PyTorch DDP gloo np=2 | %.0f | %s | | |\n' "$pt" "$(ratio "$pt" "$serial")"
+    echo
+    echo "tinyddp np=2 / PyTorch DDP np=2: $(ratio "$np2" "$pt")x"
+    echo
+    echo "### Overlap and bucket size (np=2; hidden = 1 - exposed / exposed with --no-overlap)"
+    echo
+    echo "| model | mode | samples/s | exposed comm per step | hidden |"
+    echo "|---|---|---:|---:|---:|"
+    local m steps base o
+    for m in fashion-mlp wide; do
+        steps=600
+        [[ $m == wide ]] && steps=200
+        base=$(med "no_$m" 2 $m $steps --no-overlap)
+        printf '| %s | --no-overlap | %.0f | %.1f us | |\n' $m "$(echo "$base" | awk '{print $1}')" \
+            "$(echo "$base" | awk '{print $2 * 1e6}')"
+        for o in 0 64 256 1024; do
+            r=$(med "ov_${m}_$o" 2 $m $steps --bucket-kb $o)
+            printf '| %s | overlap, --bucket-kb %s | %.0f | %.1f us | %s |\n' $m "$o" \
+                "$(echo "$r" | awk '{print $1}')" "$(echo "$r" | awk '{print $2 * 1e6}')" \
+                "$(awk -v a="$(echo "$r" | awk '{print $2}')" -v b="$(echo "$base" | awk '{print $2}')" 'BEGIN { printf "%.0f%%", 100 * (1 - a / b) }')"
+        done
+    done
+    echo
+    echo "### The gradient allreduce against a plain MPI_Allreduce of the same size (np=2)"
+    echo
+    echo "| model | bytes | training allreduce (--no-overlap) | algbw | busbw | plain MPI_Allreduce | algbw | busbw |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    local bytes t_train line
+    for m in fashion-mlp wide; do
+        bytes=$((($(json_field "$T/no_$m.json" params) + 1) * 4))
+        t_train=$(awk -v c="$(json_field "$T/no_$m.json" comm_seconds)" -v s="$(json_field "$T/no_$m.json" steps)" 'BEGIN { print c / s }')
+        line=$(mpirun_ -np 2 $BIN/allreduce_bench --sizes-kb "$((bytes / 1024))" --iters 200 | grep -v '^#' | tail -1)
+        awk -v m=$m -v b="$bytes" -v t="$t_train" -v l="$line" 'BEGIN {
+            split(l, f, " "); a = b / t * 1e-9;
+            printf "| %s | %d | %.1f us | %.2f GB/s | %.2f GB/s | %.1f us | %.2f GB/s | %.2f GB/s |\n",
+                m, b, t * 1e6, a, a, f[3], f[4], f[5] }'
+    done
+    echo
+    echo "busbw = algbw x 2(n-1)/n (= algbw for n = 2). The training figure is the exposed time per"
+    echo "step of a blocking allreduce, so it includes waiting for the slower rank."
+    if [[ $(id -u) == 0 ]]; then
+        echo
+        echo "### Across 2 simulated hosts (scripts/cluster-sim, 1 rank each, links shaped to 2 Gbit/s with tc tbf)"
+        echo
+        echo "| model | mode | samples/s | exposed comm per step | hidden |"
+        echo "|---|---|---:|---:|---:|"
+        scripts/cluster-sim down
+        scripts/cluster-sim up 2 --rate 2gbit >/dev/null
+        trap 'scripts/cluster-sim down; rm -rf "$T"' EXIT
+        local cs
+        for m in fashion-mlp wide; do
+            steps=200
+            [[ $m == wide ]] && steps=60
+            for o in --no-overlap "--bucket-kb 64" "--bucket-kb 256"; do
+                cs=$(scripts/cluster-sim mpirun --host tdp1:1,tdp2:1 -np 2 $BIN/ddp_train \
+                    --model models/$m.cfg --data "$DATA" --epochs 100 --max-steps $steps $o \
+                    --json "$T/cs.json" --quiet >/dev/null 2>&1 && echo ok)
+                [[ $cs == ok ]] || { echo "bench.sh: cluster run failed" >&2; exit 1; }
+                local c s sp
+                c=$(json_field "$T/cs.json" comm_seconds)
+                s=$(json_field "$T/cs.json" steps)
+                sp=$(json_field "$T/cs.json" train_samples_per_s)
+                [[ $o == --no-overlap ]] && base_c=$(awk -v c="$c" -v s="$s" 'BEGIN { print c / s }')
+                printf '| %s | %s | %.0f | %.0f us | %s |\n' $m "$o" "$sp" \
+                    "$(awk -v c="$c" -v s="$s" 'BEGIN { print c / s * 1e6 }')" \
+                    "$([[ $o == --no-overlap ]] || awk -v c="$c" -v s="$s" -v b="$base_c" 'BEGIN { printf "%.0f%%", 100 * (1 - c / s / b) }')"
+            done
+        done
+        scripts/cluster-sim down
+    fi
+}
+
 case $what in
 serial) bench_serial ;;
-*) echo "bench.sh: unknown benchmark '$what' (serial)" >&2; exit 2 ;;
+ddp) bench_ddp ;;
+*) echo "bench.sh: unknown benchmark '$what' (serial, ddp)" >&2; exit 2 ;;
 esac

@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""PyTorch DistributedDataParallel (gloo backend) on this machine, for the DDP benchmark: the
+same MLP as ddp_train, batch 64 per process, one thread per process, the same data path as
+torch_mlp.py (uint8 pixels, per-batch gather and standardisation); each process takes its
+slice of every global batch. Prints the global samples/s of the training loop alone.
+
+    torch_ddp.py --np 2 --model models/fashion-mlp.cfg --batch 64 --steps 1000
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_mlp import DATA, cfg_sizes, read_idx  # noqa: E402
+
+
+def worker(rank, a, init_file, out):
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank,
+                            world_size=a.np)
+    torch.manual_seed(0)
+    sizes = cfg_sizes(a.model)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    net = torch.nn.parallel.DistributedDataParallel(torch.nn.Sequential(*layers))
+    opt = torch.optim.SGD(net.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
+    lossf = torch.nn.CrossEntropyLoss()
+    import numpy as np
+    x_all = torch.from_numpy(read_idx(os.path.join(DATA, "train-images-idx3-ubyte"))
+                             .reshape(-1, sizes[0]).copy())
+    y_all = torch.from_numpy(read_idx(os.path.join(DATA, "train-labels-idx1-ubyte"))
+                             .astype(np.int64))
+    mean, std = x_all.float().mean() / 255, (x_all.float() / 255).std()
+    n = x_all.shape[0]
+    g = a.batch * a.np
+    per_epoch = n // g
+    gen = torch.Generator().manual_seed(1)
+    order = torch.randperm(n, generator=gen)
+    t0 = None
+    for s in range(a.warmup + a.steps):
+        if s == a.warmup:
+            dist.barrier()
+            t0 = time.perf_counter()
+        b = s % per_epoch
+        if b == 0:
+            order = torch.randperm(n, generator=gen)
+        idx = order[b * g + rank * a.batch:b * g + (rank + 1) * a.batch]
+        x = (x_all[idx].float() / 255 - mean) / std
+        opt.zero_grad(set_to_none=True)
+        loss = lossf(net(x), y_all[idx])
+        loss.backward()
+        opt.step()
+    dist.barrier()
+    el = time.perf_counter() - t0
+    if rank == 0:
+        out.put((el, loss.item()))
+    dist.destroy_process_group()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--np", type=int, default=2)
+    ap.add_argument("--model", default="models/fashion-mlp.cfg")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--lr", type=float, default=0.02)
+    a = ap.parse_args()
+    ctx = mp.get_context("spawn")
+    out = ctx.SimpleQueue()
+    with tempfile.TemporaryDirectory() as tmp:
+        mp.start_processes(worker, args=(a, os.path.join(tmp, "init"), out), nprocs=a.np,
+                           start_method="spawn")
+        el, loss = out.get()
+    print(f"torch {torch.__version__} DDP gloo np {a.np} model {a.model} batch {a.batch} "
+          f"steps {a.steps} seconds {el:.3f} loss {loss:.4f}")
+    print(f"torch_ddp_samples_per_s {a.steps * a.batch * a.np / el:.1f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
