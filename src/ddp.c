@@ -2,6 +2,7 @@
  * backward every step. */
 #include "ddp.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,10 +45,23 @@ int ddp_init(ddp_t *d, MPI_Comm comm, tdp_err_t *err) {
     return TDP_OK;
 }
 
-int ddp_setup(ddp_t *d, size_t n, size_t bucket_kb, int overlap, int deterministic,
-              tdp_err_t *err) {
+int ddp_setup(ddp_t *d, const model_t *m, size_t bucket_kb, int overlap, int deterministic,
+              int threads, int batch, tdp_err_t *err) {
+    size_t n = m->nparams;
     d->n = n;
-    d->overlap = overlap && !deterministic;
+    d->threads = threads;
+    d->overlap = overlap && !deterministic && threads == 1 && d->size > 1;
+    if (threads > 1) {
+        int rc = team_init(&d->team, m, threads, batch, 1, 1, NULL, err);
+        if (rc != TDP_OK)
+            return rc;
+        for (int i = 0; i < threads; i++) {
+            size_t bytes = ((n + 1) * sizeof(float) + 63) & ~(size_t)63;
+            d->team.w[i].grads = aligned_alloc(64, bytes);
+            if (d->team.w[i].grads == NULL)
+                return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory (%zu bytes)", bytes);
+        }
+    }
     d->deterministic = deterministic;
     size_t total = n + 1; /* the loss slot */
     d->bucket_floats = bucket_kb ? bucket_kb * 1024 / sizeof(float) : total;
@@ -80,6 +94,11 @@ int ddp_setup(ddp_t *d, size_t n, size_t bucket_kb, int overlap, int determinist
 }
 
 void ddp_free(ddp_t *d) {
+    if (d->threads > 1 && d->team.w != NULL) {
+        for (int i = 0; i < d->threads; i++)
+            free(d->team.w[i].grads);
+        team_free(&d->team);
+    }
     free(d->b_off);
     free(d->b_len);
     free(d->req);
@@ -180,13 +199,36 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
                      tdp_err_t *err) {
     ddp_t *d = self;
     const int accum = t->cfg.accum;
-    const float scale = 1.0f / ((float)t->cfg.batch * (float)d->size * (float)accum);
+    const float scale = 1.0f / ((float)t->cfg.batch * (float)t->cfg.world * (float)accum);
     float *g = t->grads;
     d->t = t;
     d->local_loss = 0.0;
     d->next = d->done = 0;
     d->mpi_rc = MPI_SUCCESS;
-    for (int k = 0; k < accum; k++) {
+    if (d->threads > 1) {
+        /* hybrid: the rank's threads share its one replica and combine in thread order */
+        dp_team_t *tm = &d->team;
+        for (int i = 0; i < tm->n; i++)
+            tm->w[i].params = t->params;
+        for (int k = 0; k < accum; k++) {
+            int rc = team_run(tm, t, b, k, d->rank * tm->n, scale, k > 0, err);
+            if (rc != TDP_OK)
+                return rc;
+            for (int i = 0; i < tm->n; i++) {
+                d->local_loss += tm->w[i].loss;
+                *correct += tm->w[i].correct;
+            }
+        }
+        double c0 = tdp_now();
+        memcpy(g, tm->w[0].grads, d->n * sizeof *g);
+        for (int i = 1; i < tm->n; i++) {
+            const float *src = tm->w[i].grads;
+            for (size_t j = 0; j < d->n; j++)
+                g[j] += src[j];
+        }
+        trace_add(t->trace, "combine threads", -1, 0, c0, tdp_now());
+    }
+    for (int k = 0; d->threads == 1 && k < accum; k++) {
         int n = trainer_load_shard(t, &t->ws, b, k, d->rank);
         net_grad_opts_t o = {.accumulate = k > 0, .trace = t->trace};
         if (d->overlap && k == accum - 1) {
@@ -199,7 +241,9 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
     if (d->mpi_rc != MPI_SUCCESS)
         return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallreduce/MPI_Test", d->mpi_rc);
     double w0 = tdp_now();
-    if (d->overlap) {
+    if (d->size == 1) {
+        g[d->n] = (float)d->local_loss; /* a world of one: nothing to combine */
+    } else if (d->overlap) {
         on_progress(d, 0); /* nothing left to compute: start what is not started */
         if (d->mpi_rc != MPI_SUCCESS)
             return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallreduce", d->mpi_rc);
@@ -235,6 +279,10 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
 
 static double ddp_comm_seconds(void *self) {
     return ((ddp_t *)self)->comm_seconds;
+}
+
+static void ddp_epoch_note(void *self, char *buf, size_t len) {
+    snprintf(buf, len, "comm_s %.3f", ((ddp_t *)self)->comm_seconds);
 }
 
 int ddp_write_trace(ddp_t *d, const trace_t *t, const char *path, tdp_err_t *err) {
@@ -298,4 +346,5 @@ const grad_engine_t ddp_engine = {
     .grads = ddp_grads,
     .allsum = ddp_allsum,
     .comm_seconds = ddp_comm_seconds,
+    .epoch_note = ddp_epoch_note,
 };

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dp.h"
 #include "train.h"
 #include "util.h"
 
@@ -43,6 +44,9 @@ typedef struct {
     int next;        /* first bucket not started */
     int done;        /* first bucket not known complete */
     float *gather;   /* deterministic: [size][n + 1] */
+    /* hybrid: threads per rank combining their gradients before the allreduce */
+    int threads;
+    dp_team_t team;
     /* the step in flight */
     trainer_t *t;
     double local_loss;
@@ -55,7 +59,10 @@ typedef struct {
 /* Set up on comm (MPI already initialised): errors returned, rank, size, hosts. */
 int ddp_init(ddp_t *d, MPI_Comm comm, tdp_err_t *err);
 /* Buckets and buffers for a model of n parameters. bucket_kb = 0: one bucket. */
-int ddp_setup(ddp_t *d, size_t n, size_t bucket_kb, int overlap, int deterministic, tdp_err_t *err);
+/* threads > 1: hybrid (each rank runs that many worker threads on batch-sized slices; no
+ * overlap). */
+int ddp_setup(ddp_t *d, const model_t *m, size_t bucket_kb, int overlap, int deterministic,
+              int threads, int batch, tdp_err_t *err);
 void ddp_free(ddp_t *d);
 
 /* Every rank passes the same values when they agree: the parameter count and a hash of

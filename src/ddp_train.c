@@ -16,6 +16,7 @@
 #include "cfg.h"
 #include "data.h"
 #include "ddp.h"
+#include "dp.h"
 #include "model.h"
 #include "options.h"
 #include "report.h"
@@ -89,10 +90,12 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     int rc = options_parse(argc, argv, o, err);
     if (rc != TDP_OK || o->help)
         return rc;
-    if (o->mode == MODE_DP)
-        return tdp_fail(err, TDP_EINPUT, "--mode dp is not implemented in this version");
-    if (o->workers != 1)
-        return tdp_fail(err, TDP_EINPUT, "--workers is not implemented in this version");
+    if (o->mode == MODE_SERIAL && o->workers != 1)
+        return tdp_fail(err, TDP_EINPUT,
+                        "--workers applies to --mode dp and --mode ddp (serial has one worker)");
+    if (o->mode != MODE_DP && (o->gil || o->dp_pool))
+        return tdp_fail(err, TDP_EINPUT, "--%s applies to --mode dp only",
+                        o->gil ? "gil" : "dp-pool");
     if (o->mode != MODE_DDP && launcher_world_size() > 1)
         return tdp_fail(err, TDP_EINPUT,
                         "--mode %s runs as one process, but mpirun started %d: use --mode ddp "
@@ -138,7 +141,7 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
 }
 
 /* What every rank must agree on, as exactly representable doubles. */
-#define NAGREE 19
+#define NAGREE 20
 static void agreement_values(const setup_t *s, double *v, const char **labels) {
     static const char *names[NAGREE] = {"the parameter count",
                                         "the model shape (hash)",
@@ -158,7 +161,8 @@ static void agreement_values(const setup_t *s, double *v, const char **labels) {
                                         "--deterministic",
                                         "the training set size",
                                         "the test set size",
-                                        "the data (hash)"};
+                                        "the data (hash)",
+                                        "--workers"};
     uint64_t mh = model_shape_hash(&s->model);
     uint64_t dh = TDP_FNV_INIT;
     dh = tdp_fnv1a(dh, s->train.y, s->train.n);
@@ -182,7 +186,8 @@ static void agreement_values(const setup_t *s, double *v, const char **labels) {
                            s->o.deterministic,
                            (double)s->train.n,
                            (double)s->test.n,
-                           (double)(dh >> 20)};
+                           (double)(dh >> 20),
+                           s->o.workers};
     memcpy(v, vals, sizeof vals);
     memcpy(labels, names, sizeof names);
 }
@@ -206,6 +211,15 @@ static void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
            s->epochs, o->max_steps, s->batch, t->cfg.world, t->cfg.world > 1 ? "s" : "", o->accum,
            s->batch * t->cfg.world * o->accum, s->lr, o->lr_cosine ? "cosine decay" : "constant",
            s->mom, s->wd, (unsigned long long)o->seed, t->batches);
+    if (o->mode == MODE_DP)
+        printf("dp: %d worker threads (%s), replicas of the model made and destroyed every step "
+               "(%zu bytes per step), interpreter lock %s\n",
+               o->workers, o->dp_pool ? "a persistent pool" : "created every step",
+               s->model.nparams * sizeof(float) * (size_t)o->workers, o->gil ? "emulated" : "off");
+    if (d && o->workers > 1)
+        printf("hybrid: %d threads per rank combine their gradients, then the ranks allreduce "
+               "(%s)\n",
+               o->workers, d->deterministic ? "allgather + sum in rank order" : "blocking");
     if (d)
         printf("ddp: %s, %d bucket%s of up to %d KB, model broadcast once (%zu bytes)%s\n",
                d->deterministic ? "allgather + sum in rank order (deterministic)"
@@ -274,8 +288,8 @@ int main(int argc, char **argv) {
         agreement_values(&s, vals, labels);
         rc = ddp_check_agreement(&d, vals, labels, NAGREE, &err);
         if (rc == TDP_OK)
-            rc = ddp_setup(&d, s.model.nparams, (size_t)s.o.bucket_kb, !s.o.no_overlap,
-                           s.o.deterministic, &err);
+            rc = ddp_setup(&d, &s.model, (size_t)s.o.bucket_kb, !s.o.no_overlap, s.o.deterministic,
+                           s.o.workers, s.batch, &err);
         if (rc != TDP_OK) {
             fprintf(stderr, "%s: rank %d: %s\n", prog, rank, err.msg);
             ddp_free(&d);
@@ -291,7 +305,9 @@ int main(int argc, char **argv) {
         .epochs = s.epochs,
         .max_steps = s.o.max_steps,
         .batch = s.batch,
-        .world = use_mpi ? d.size : 1,
+        .world = use_mpi               ? d.size * s.o.workers
+                 : s.o.mode == MODE_DP ? s.o.workers
+                                       : 1,
         .accum = s.o.accum,
         .proc_rank = rank,
         .procs = use_mpi ? d.size : 1,
@@ -301,6 +317,14 @@ int main(int argc, char **argv) {
     };
     trainer_t t;
     rc = trainer_init(&t, &tc, &err);
+    dp_t dp;
+    int use_dp = s.o.mode == MODE_DP;
+    if (rc == TDP_OK && use_dp) {
+        rc = dp_init(&dp, &s.model, s.o.workers, s.batch, s.o.dp_pool, s.o.gil,
+                     s.o.switch_interval / 1000.0, &err);
+        if (rc != TDP_OK)
+            trainer_free(&t);
+    }
     if (use_mpi) {
         int who = 0, worst = ddp_agree_status(&d, rc, &who);
         if (worst != TDP_OK) {
@@ -344,8 +368,14 @@ int main(int argc, char **argv) {
     report_init(&rep, !s.o.quiet && rank == 0);
     double t0 = tdp_now();
     if (rc == TDP_OK)
-        rc = trainer_run(&t, use_mpi ? &ddp_engine : &serial_engine, use_mpi ? &d : NULL, &rep,
-                         &err);
+        rc = trainer_run(&t,
+                         use_mpi  ? &ddp_engine
+                         : use_dp ? &dp_engine
+                                  : &serial_engine,
+                         use_mpi  ? (void *)&d
+                         : use_dp ? (void *)&dp
+                                  : NULL,
+                         &rep, &err);
     double seconds = tdp_now() - t0;
     if (rc != TDP_OK && use_mpi) {
         /* a diverging loss is seen identically by every rank (the loss travels with the
@@ -398,7 +428,16 @@ int main(int argc, char **argv) {
             .allreduce_bytes_per_step =
                 use_mpi && d.size > 1 ? (double)(s.model.nparams + 1) * sizeof(float) : 0.0,
             .comm_seconds = use_mpi ? d.comm_seconds : 0.0,
+            .optimizer_seconds = t.optimizer_seconds,
         };
+        if (use_dp) {
+            sum.replicated_bytes_total = dp.replicated_bytes;
+            sum.gil_wait_seconds = s.o.gil ? gil_wait_seconds(&dp.gil) : 0.0;
+            sum.replicate_seconds = dp.replicate_s;
+            sum.scatter_seconds = dp.scatter_s;
+            sum.compute_seconds = dp.compute_s;
+            sum.gather_seconds = dp.gather_s;
+        }
         rc = report_write_json(s.o.json_path, &sum, &err);
     }
     if (rc > 0) /* not yet reported */
@@ -407,6 +446,8 @@ int main(int argc, char **argv) {
         rc = -rc;
     if (tracing)
         trace_free(&trace);
+    if (use_dp)
+        dp_free(&dp);
     trainer_free(&t);
     dataset_free(&s.train);
     dataset_free(&s.test);

@@ -48,15 +48,22 @@ void net_ws_free(net_ws_t *ws) {
     memset(ws, 0, sizeof *ws);
 }
 
-const float *net_forward(const model_t *m, const float *params, net_ws_t *ws, int batch) {
+static const float *forward(const model_t *m, const float *params, net_ws_t *ws, int batch,
+                            void (*dispatch)(void *), void *ctx) {
     const float *in = ws->x;
     for (int l = 0; l < m->nlayers; l++) {
+        if (dispatch)
+            dispatch(ctx);
         const layer_t *ly = &m->layer[l];
         dense_forward(in, params + ly->w_off, params + ly->b_off, ws->act[l], batch, ly->in,
                       ly->out, ly->act == ACT_RELU);
         in = ws->act[l];
     }
     return in;
+}
+
+const float *net_forward(const model_t *m, const float *params, net_ws_t *ws, int batch) {
+    return forward(m, params, ws, batch, NULL, NULL);
 }
 
 void net_grad(const model_t *m, const float *params, float *grads, net_ws_t *ws, int batch,
@@ -66,7 +73,7 @@ void net_grad(const model_t *m, const float *params, float *grads, net_ws_t *ws,
         opts = &none;
     const int acc = opts->accumulate;
     double t0 = opts->trace ? tdp_now() : 0.0;
-    const float *logits = net_forward(m, params, ws, batch);
+    const float *logits = forward(m, params, ws, batch, opts->dispatch, opts->dispatch_ctx);
     int last = m->nlayers - 1;
     float *dy = ws->dbuf[0];
     softmax_xent(logits, ws->y, dy, batch, m->layer[last].out, scale, loss_sum, correct);
@@ -79,6 +86,8 @@ void net_grad(const model_t *m, const float *params, float *grads, net_ws_t *ws,
         const layer_t *ly = &m->layer[l];
         const float *x = l > 0 ? ws->act[l - 1] : ws->x;
         float *dw = grads + ly->w_off;
+        if (opts->dispatch)
+            opts->dispatch(opts->dispatch_ctx);
         dense_backward_bias(dy, grads + ly->b_off, batch, ly->out, acc);
         if (opts->progress)
             opts->progress(opts->ctx, ly->b_off);

@@ -32,6 +32,10 @@ typedef struct {
     size_t chunk_floats;
     /* Add into the gradient arena instead of overwriting it (gradient accumulation). */
     int accumulate;
+    /* Called before each layer's forward and before each layer's backward: where an interpreter
+     * would dispatch the layer (the emulated interpreter lock's check point). NULL: none. */
+    void (*dispatch)(void *ctx);
+    void *dispatch_ctx;
     /* Record "forward" and "backward L" events (NULL: no tracing) on thread row tid. */
     trace_t *trace;
     int tid;

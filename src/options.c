@@ -34,7 +34,8 @@ static const opt_spec_t SPECS[] = {
     {"momentum", K_DOUBLE, OFF(momentum), 0, 0.999999, "X", "SGD momentum, in [0, 1)"},
     {"weight-decay", K_DOUBLE, OFF(weight_decay), 0, 1e6, "X", "L2 penalty on every parameter"},
     {"seed", K_U64, OFF(seed), 0, 0, "S", "seed of weights, shuffling and synthetic data"},
-    {"workers", K_INT, OFF(workers), 1, OPT_MAX_WORKERS, "P", "worker threads (dp mode)"},
+    {"workers", K_INT, OFF(workers), 1, OPT_MAX_WORKERS, "P",
+     "worker threads: dp mode, or per rank in ddp mode (hybrid)"},
     {"accum", K_INT, OFF(accum), 1, 65536, "N",
      "micro-batches accumulated per optimizer step (ddp: one allreduce per step)"},
     {"bucket-kb", K_INT, OFF(bucket_kb), 0, 1048576, "KB",
@@ -44,6 +45,10 @@ static const opt_spec_t SPECS[] = {
     {"deterministic", K_FLAG, OFF(deterministic), 0, 0, NULL,
      "fixed reduction order: bitwise-reproducible runs"},
     {"gil", K_FLAG, OFF(gil), 0, 0, NULL, "dp: emulate the interpreter lock"},
+    {"switch-interval", K_DOUBLE, OFF(switch_interval), 0.001, 10000, "MS",
+     "--gil: a waiting thread asks the holder to drop the lock after this long"},
+    {"dp-pool", K_FLAG, OFF(dp_pool), 0, 0, NULL,
+     "dp: persistent worker threads instead of threads created every step"},
     {"json", K_STR, OFF(json_path), 0, 0, "FILE", "write a JSON summary"},
     {"dump-weights", K_STR, OFF(dump_weights_path), 0, 0, "FILE",
      "write all parameters, float32 LE, W[out][in] then b[out] per layer"},
@@ -61,7 +66,7 @@ static const opt_spec_t SPECS[] = {
 #define NSPECS (sizeof SPECS / sizeof SPECS[0])
 
 /* Options parsed but whose feature is not built yet: refused with a clear message. */
-static const char *NOT_YET[] = {"checkpoint", "checkpoint-every", "resume", "gil"};
+static const char *NOT_YET[] = {"checkpoint", "checkpoint-every", "resume"};
 
 const char *mode_name(train_mode_t m) {
     switch (m) {
@@ -90,6 +95,7 @@ static void set_defaults(options_t *o) {
     o->seed = OPT_DEFAULT_SEED;
     o->lr_cosine = 1;
     o->accum = 1;
+    o->switch_interval = 5.0;
     o->bucket_kb = OPT_DEFAULT_BUCKET_KB;
     o->workers = 1;
     o->synthetic_train = 10000;

@@ -33,9 +33,11 @@ typedef struct {
     long checkpoint_every;
     char resume_path[4096];
     long synthetic_train, synthetic_test;
-    int accum;      /* micro-batches per optimizer step */
-    int bucket_kb;  /* ddp: allreduce bucket size */
-    int no_overlap; /* ddp: one blocking allreduce after backward */
+    int accum;              /* micro-batches per optimizer step */
+    int bucket_kb;          /* ddp: allreduce bucket size */
+    int no_overlap;         /* ddp: one blocking allreduce after backward */
+    int dp_pool;            /* dp: persistent worker threads */
+    double switch_interval; /* --gil: milliseconds */
 } options_t;
 
 /* Built-in defaults, used where neither the command line nor the model file sets a value. */

@@ -40,9 +40,9 @@ void report_epoch(report_t *r, const epoch_stats_t *s) {
         fprintf(r->out, "\r\033[K");
     fprintf(r->out,
             "epoch %3d/%d  steps %7ld  loss %.4f  train_acc %.4f  test_acc %.4f  "
-            "samples/s %9.0f  comm_s %.3f  elapsed %.1fs\n",
+            "samples/s %9.0f  elapsed %.1fs%s%s\n",
             s->epoch, s->epochs, s->steps, s->loss, s->train_acc, s->test_acc, s->samples_per_s,
-            s->comm_seconds, s->elapsed);
+            s->elapsed, s->note[0] ? "  " : "", s->note);
     fflush(r->out);
 }
 
@@ -124,11 +124,14 @@ int report_write_json(const char *path, const run_summary_t *s, tdp_err_t *err) 
         "  \"test_accuracy\": %.6f,\n  \"final_loss\": %.8g,\n  \"seconds\": %.6f,\n"
         "  \"replicated_bytes_total\": %.0f,\n  \"broadcast_bytes\": %.0f,\n"
         "  \"allreduce_bytes_per_step\": %.0f,\n  \"comm_seconds\": %.6f,\n"
-        "  \"gil_wait_seconds\": %.6f\n}\n",
+        "  \"gil_wait_seconds\": %.6f,\n  \"replicate_seconds\": %.6f,\n"
+        "  \"scatter_seconds\": %.6f,\n  \"compute_seconds\": %.6f,\n"
+        "  \"gather_seconds\": %.6f,\n  \"optimizer_seconds\": %.6f\n}\n",
         s->mode, s->world_size, s->workers, s->hosts, model, s->params, s->epochs, s->steps,
         s->batch, s->global_batch, s->train_samples_per_s, s->test_accuracy, s->final_loss,
         s->seconds, s->replicated_bytes_total, s->broadcast_bytes, s->allreduce_bytes_per_step,
-        s->comm_seconds, s->gil_wait_seconds);
+        s->comm_seconds, s->gil_wait_seconds, s->replicate_seconds, s->scatter_seconds,
+        s->compute_seconds, s->gather_seconds, s->optimizer_seconds);
     if (n < 0 || n >= (int)sizeof buf)
         return tdp_fail(err, TDP_ERUNTIME, "JSON summary too long");
     return write_file_atomic(path, buf, (size_t)n, err);

@@ -17,7 +17,8 @@ typedef struct {
     double test_acc;
     double samples_per_s; /* training samples (all workers) per second of training time */
     double elapsed;       /* seconds since training started */
-    double comm_seconds;  /* exposed communication in this epoch (0 when none) */
+    double comm_seconds;  /* exposed communication so far (0 when none) */
+    char note[160];       /* the mode's own figures, appended to the line */
 } epoch_stats_t;
 
 /* The JSON summary: every key is present in every mode, 0 where a mode has none. */
@@ -32,6 +33,8 @@ typedef struct {
     double train_samples_per_s, test_accuracy, final_loss, seconds;
     double replicated_bytes_total, broadcast_bytes, allreduce_bytes_per_step;
     double comm_seconds, gil_wait_seconds;
+    /* the step's time split (seconds over the run; 0 where a mode has no such part) */
+    double replicate_seconds, scatter_seconds, compute_seconds, gather_seconds, optimizer_seconds;
 } run_summary_t;
 
 typedef struct {

@@ -26,22 +26,25 @@ void trace_free(trace_t *t) {
 void trace_add(trace_t *t, const char *name, int index, int tid, double start, double end) {
     if (t == NULL || t->ev == NULL)
         return;
-    if (t->n == t->cap) {
-        t->dropped++;
+    /* worker threads record too: claim a slot atomically */
+    size_t i = __atomic_fetch_add(&t->n, 1, __ATOMIC_RELAXED);
+    if (i >= t->cap) {
+        __atomic_fetch_add(&t->dropped, 1, __ATOMIC_RELAXED);
         return;
     }
-    t->ev[t->n++] = (trace_event_t){name, index, tid, start, end};
+    t->ev[i] = (trace_event_t){name, index, tid, start, end};
 }
 
 int trace_format(const trace_t *t, int pid, char **out, size_t *len, tdp_err_t *err) {
-    size_t cap = 256 + t->n * 160, n = 0;
+    size_t nev = t->n < t->cap ? t->n : t->cap;
+    size_t cap = 256 + nev * 160, n = 0;
     char *buf;
     TDP_MALLOC(buf, cap, err);
     n += (size_t)snprintf(buf + n, cap - n,
                           "{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": %d, "
                           "\"args\": {\"name\": \"rank %d\"}}",
                           pid, pid);
-    for (size_t i = 0; i < t->n; i++) {
+    for (size_t i = 0; i < nev; i++) {
         const trace_event_t *e = &t->ev[i];
         char name[64];
         if (e->index >= 0)

@@ -141,10 +141,11 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
                                 (double)c->sgd.lr, (double)c->sgd.lr / 10.0);
             sgd_params_t sgd = c->sgd;
             sgd.lr = lr_at(c->sgd.lr, c->lr_cosine, t->steps, t->planned_steps);
-            double o0 = t->trace ? tdp_now() : 0.0;
+            double o0 = tdp_now();
             sgd_step(&sgd, t->params, t->grads, t->velocity, c->model->nparams);
-            if (t->trace)
-                trace_add(t->trace, "sgd", -1, 0, o0, tdp_now());
+            double o1 = tdp_now();
+            t->optimizer_seconds += o1 - o0;
+            trace_add(t->trace, "sgd", -1, 0, o0, o1);
             loss += step_loss;
             steps++;
             t->steps++;
@@ -173,6 +174,8 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
             .elapsed = tdp_now() - t0,
             .comm_seconds = eng->comm_seconds ? eng->comm_seconds(self) : 0.0,
         };
+        if (eng->epoch_note)
+            eng->epoch_note(self, s.note, sizeof s.note);
         report_epoch(rep, &s);
     }
     t->train_seconds = train_time;

@@ -29,6 +29,8 @@ typedef struct {
     int (*allsum)(void *self, double *v, int n, tdp_err_t *err);
     /* Seconds of communication not hidden behind computation, so far; NULL for none. */
     double (*comm_seconds)(void *self);
+    /* Mode-specific text for the end of the per-epoch line (cumulative figures); NULL: none. */
+    void (*epoch_note)(void *self, char *buf, size_t len);
 } grad_engine_t;
 
 typedef struct {
@@ -62,6 +64,7 @@ struct trainer {
     int epochs_done;
     int diverged; /* the run stopped on a non-finite loss */
     double train_seconds, final_loss, test_accuracy, samples_per_s;
+    double optimizer_seconds;
 };
 
 /* Allocate arenas and workspace and initialise the weights from cfg->seed (He). */

@@ -1,0 +1,267 @@
+/* dp.c: the thread team and the DataParallel gradient engine. */
+#include "dp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float *alloc_arena(size_t floats) {
+    size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
+/* The interpreter's dispatch of one layer: take the lock, let a waiting thread have it if it
+ * asked, release it for the kernels. */
+static void worker_dispatch(void *ctx) {
+    dp_worker_t *w = ctx;
+    gil_acquire(w->team->gil, w);
+    gil_check(w->team->gil, w);
+    gil_release(w->team->gil, w);
+}
+
+static void worker_body(dp_worker_t *w) {
+    dp_team_t *tm = w->team;
+    trainer_t *t = tm->t;
+    if (tm->self_load)
+        trainer_load_shard(t, &w->ws, tm->b, tm->k, tm->first + w->index);
+    net_grad_opts_t o = {
+        .accumulate = tm->accumulate,
+        .dispatch = tm->gil ? worker_dispatch : NULL,
+        .dispatch_ctx = w,
+        .trace = t->trace,
+        .tid = 2 + w->index,
+    };
+    w->loss = 0.0;
+    w->correct = 0;
+    net_grad(t->cfg.model, w->params, w->grads, &w->ws, t->cfg.batch, tm->scale, &w->loss,
+             &w->correct, &o);
+}
+
+static void *thread_per_step(void *arg) {
+    worker_body(arg);
+    return NULL;
+}
+
+static void *pool_thread(void *arg) {
+    dp_worker_t *w = arg;
+    dp_team_t *tm = w->team;
+    unsigned long seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&tm->mu);
+        while (tm->generation == seen && !tm->stop)
+            pthread_cond_wait(&tm->go, &tm->mu);
+        seen = tm->generation;
+        int stop = tm->stop;
+        pthread_mutex_unlock(&tm->mu);
+        if (stop)
+            return NULL;
+        worker_body(w);
+        pthread_mutex_lock(&tm->mu);
+        if (--tm->remaining == 0)
+            pthread_cond_signal(&tm->done);
+        pthread_mutex_unlock(&tm->mu);
+    }
+}
+
+int team_init(dp_team_t *tm, const model_t *m, int n, int batch, int pool, int self_load,
+              gil_t *gil, tdp_err_t *err) {
+    memset(tm, 0, sizeof *tm);
+    tm->n = n;
+    tm->pool = pool;
+    tm->self_load = self_load;
+    tm->gil = gil;
+    tm->w = calloc((size_t)n, sizeof *tm->w);
+    if (tm->w == NULL)
+        return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory for %d workers", n);
+    for (int i = 0; i < n; i++) {
+        tm->w[i].index = i;
+        tm->w[i].team = tm;
+        int rc = net_ws_alloc(m, batch, &tm->w[i].ws, err);
+        if (rc != TDP_OK) {
+            team_free(tm);
+            return rc;
+        }
+    }
+    TDP_PTHREAD(pthread_mutex_init(&tm->mu, NULL), err);
+    TDP_PTHREAD(pthread_cond_init(&tm->go, NULL), err);
+    TDP_PTHREAD(pthread_cond_init(&tm->done, NULL), err);
+    return TDP_OK;
+}
+
+void team_free(dp_team_t *tm) {
+    if (tm->w == NULL)
+        return;
+    if (tm->threads_up > 0) {
+        pthread_mutex_lock(&tm->mu);
+        tm->stop = 1;
+        pthread_cond_broadcast(&tm->go);
+        pthread_mutex_unlock(&tm->mu);
+        for (int i = 0; i < tm->threads_up; i++)
+            pthread_join(tm->w[i].th, NULL);
+        tm->threads_up = 0;
+    }
+    for (int i = 0; i < tm->n; i++)
+        net_ws_free(&tm->w[i].ws);
+    free(tm->w);
+    tm->w = NULL;
+    pthread_cond_destroy(&tm->go);
+    pthread_cond_destroy(&tm->done);
+    pthread_mutex_destroy(&tm->mu);
+}
+
+int team_run(dp_team_t *tm, trainer_t *t, size_t b, int k, int first, float scale, int accumulate,
+             tdp_err_t *err) {
+    tm->t = t;
+    tm->b = b;
+    tm->k = k;
+    tm->first = first;
+    tm->scale = scale;
+    tm->accumulate = accumulate;
+    if (!tm->pool) {
+        /* threads created for this step, as torch's parallel_apply does */
+        int started = 0, rc = 0;
+        for (; started < tm->n; started++) {
+            rc = pthread_create(&tm->w[started].th, NULL, thread_per_step, &tm->w[started]);
+            if (rc != 0)
+                break;
+        }
+        for (int i = 0; i < started; i++)
+            pthread_join(tm->w[i].th, NULL);
+        if (rc != 0)
+            return tdp_fail_sys(err, __FILE__, __LINE__, rc, "pthread_create (worker %d)", started);
+        return TDP_OK;
+    }
+    while (tm->threads_up < tm->n) {
+        int rc =
+            pthread_create(&tm->w[tm->threads_up].th, NULL, pool_thread, &tm->w[tm->threads_up]);
+        if (rc != 0)
+            return tdp_fail_sys(err, __FILE__, __LINE__, rc, "pthread_create (pool worker %d)",
+                                tm->threads_up);
+        tm->threads_up++;
+    }
+    pthread_mutex_lock(&tm->mu);
+    tm->remaining = tm->n;
+    tm->generation++;
+    pthread_cond_broadcast(&tm->go);
+    while (tm->remaining > 0)
+        pthread_cond_wait(&tm->done, &tm->mu);
+    pthread_mutex_unlock(&tm->mu);
+    return TDP_OK;
+}
+
+int dp_init(dp_t *d, const model_t *m, int workers, int batch, int pool, int use_gil,
+            double switch_interval, tdp_err_t *err) {
+    memset(d, 0, sizeof *d);
+    d->n = m->nparams;
+    d->use_gil = use_gil;
+    if (use_gil) {
+        int rc = gil_init(&d->gil, switch_interval, err);
+        if (rc != TDP_OK)
+            return rc;
+    }
+    return team_init(&d->team, m, workers, batch, pool, 0, use_gil ? &d->gil : NULL, err);
+}
+
+void dp_free(dp_t *d) {
+    team_free(&d->team);
+    if (d->use_gil)
+        gil_destroy(&d->gil);
+}
+
+static void free_replicas(dp_t *d) {
+    for (int i = 0; i < d->team.n; i++) {
+        free((void *)d->team.w[i].params);
+        free(d->team.w[i].grads);
+        d->team.w[i].params = NULL;
+        d->team.w[i].grads = NULL;
+    }
+}
+
+static int dp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *correct,
+                    tdp_err_t *err) {
+    dp_t *d = self;
+    dp_team_t *tm = &d->team;
+    const int P = tm->n, accum = t->cfg.accum;
+    const float scale = 1.0f / ((float)t->cfg.batch * (float)P * (float)accum);
+    const size_t n = d->n;
+    gil_t *gil = d->use_gil ? &d->gil : NULL;
+    *loss_sum = 0.0;
+    for (int k = 0; k < accum; k++) {
+        if (gil)
+            gil_acquire(gil, d);
+        /* replicate: P replicas of the master weights, made for this forward pass */
+        double t0 = tdp_now();
+        for (int i = 0; i < P; i++) {
+            float *p = alloc_arena(n), *g = alloc_arena(n + 1);
+            tm->w[i].params = p;
+            tm->w[i].grads = g;
+            if (p == NULL || g == NULL) {
+                free_replicas(d);
+                if (gil)
+                    gil_release(gil, d);
+                return tdp_fail_sys(err, __FILE__, __LINE__, 0,
+                                    "out of memory for replica %d (%zu bytes)", i, n * 4);
+            }
+            memcpy(p, t->params, n * sizeof *p);
+        }
+        d->replicated_bytes += (double)n * sizeof(float) * P;
+        double t1 = tdp_now();
+        /* scatter: worker i's slice of the batch */
+        for (int i = 0; i < P; i++)
+            trainer_load_shard(t, &tm->w[i].ws, b, k, i);
+        double t2 = tdp_now();
+        if (gil)
+            gil_release(gil, d);
+        int rc = team_run(tm, t, b, k, 0, scale, 0, err);
+        double t3 = tdp_now();
+        if (rc != TDP_OK) {
+            free_replicas(d);
+            return rc;
+        }
+        if (gil)
+            gil_acquire(gil, d);
+        /* gather: the replicas' gradients summed on the master in worker order */
+        float *g = t->grads;
+        if (k == 0)
+            memcpy(g, tm->w[0].grads, n * sizeof *g);
+        else
+            for (size_t j = 0; j < n; j++)
+                g[j] += tm->w[0].grads[j];
+        for (int i = 1; i < P; i++) {
+            const float *src = tm->w[i].grads;
+            for (size_t j = 0; j < n; j++)
+                g[j] += src[j];
+        }
+        for (int i = 0; i < P; i++) {
+            *loss_sum += tm->w[i].loss;
+            *correct += tm->w[i].correct;
+        }
+        free_replicas(d); /* destroyed after the pass */
+        double t4 = tdp_now();
+        if (gil)
+            gil_release(gil, d);
+        d->replicate_s += t1 - t0;
+        d->scatter_s += t2 - t1;
+        d->compute_s += t3 - t2;
+        d->gather_s += t4 - t3;
+        trace_add(t->trace, "replicate", -1, 0, t0, t1);
+        trace_add(t->trace, "scatter", -1, 0, t1, t2);
+        trace_add(t->trace, "parallel apply", -1, 0, t2, t3);
+        trace_add(t->trace, "gather", -1, 0, t3, t4);
+    }
+    return TDP_OK;
+}
+
+static void dp_epoch_note(void *self, char *buf, size_t len) {
+    dp_t *d = self;
+    snprintf(buf, len, "replicated %.1f MB in %.3f s  gil_wait_s %.3f", d->replicated_bytes / 1e6,
+             d->replicate_s, d->use_gil ? gil_wait_seconds(&d->gil) : 0.0);
+}
+
+const grad_engine_t dp_engine = {
+    .name = "dp",
+    .grads = dp_grads,
+    .allsum = NULL,
+    .comm_seconds = NULL,
+    .epoch_note = dp_epoch_note,
+};

@@ -1,0 +1,79 @@
+/* dp.h: DataParallel with pthreads, as torch.nn.DataParallel does it on every forward pass:
+ * the master thread replicates the model (allocates P replicas and copies the weights into
+ * each), scatters the batch, runs P worker threads (created for the step, as parallel_apply
+ * creates them, or a persistent pool with --dp-pool), gathers the replicas' gradients (summed in
+ * worker order), destroys the replicas, and the shared step loop then steps the optimizer.
+ *
+ * The same thread team, with the model shared instead of replicated and each thread loading its
+ * own slice, makes the per-rank gradient of the hybrid mode (mpirun -np R --workers T).
+ *
+ * With an emulated interpreter lock (gil.h), what PyTorch runs as Python bytecode holds it:
+ * replication, scatter, gather (master), and each worker's dispatch of each layer's forward and
+ * backward; the kernels (sgemm, bias, activation, loss) run with it released. */
+#ifndef TDP_DP_H
+#define TDP_DP_H
+
+#include <pthread.h>
+
+#include "gil.h"
+#include "net.h"
+#include "train.h"
+#include "util.h"
+
+typedef struct dp_team dp_team_t;
+
+typedef struct {
+    int index; /* within the team */
+    dp_team_t *team;
+    pthread_t th;
+    net_ws_t ws;         /* activations (allocated once) */
+    const float *params; /* the weights it reads: a replica (dp) or the shared model (hybrid) */
+    float *grads;        /* [nparams + 1] its gradient (a replica's, or its own buffer) */
+    double loss;
+    long correct;
+} dp_worker_t;
+
+struct dp_team {
+    int n;         /* threads */
+    int pool;      /* persistent threads instead of threads per step */
+    int self_load; /* workers load their own slice (hybrid) instead of the master */
+    gil_t *gil;    /* NULL: no emulated lock */
+    dp_worker_t *w;
+    /* the job in flight */
+    trainer_t *t;
+    size_t b;
+    int k, first; /* micro-batch, global index of worker 0 */
+    float scale;
+    int accumulate;
+    /* the pool */
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned long generation;
+    int remaining, stop, threads_up;
+};
+
+int team_init(dp_team_t *tm, const model_t *m, int n, int batch, int pool, int self_load,
+              gil_t *gil, tdp_err_t *err);
+void team_free(dp_team_t *tm);
+/* Run every worker on micro-batch k of step b (worker i takes global slice first + i) and wait
+ * for all of them. */
+int team_run(dp_team_t *tm, trainer_t *t, size_t b, int k, int first, float scale, int accumulate,
+             tdp_err_t *err);
+
+typedef struct {
+    dp_team_t team;
+    gil_t gil;
+    int use_gil;
+    size_t n; /* nparams */
+    /* metrics */
+    double replicated_bytes; /* copied into replicas, all steps */
+    double replicate_s, scatter_s, compute_s, gather_s;
+} dp_t;
+
+/* dp mode: P workers, per-step replicas. */
+int dp_init(dp_t *d, const model_t *m, int workers, int batch, int pool, int use_gil,
+            double switch_interval, tdp_err_t *err);
+void dp_free(dp_t *d);
+extern const grad_engine_t dp_engine;
+
+#endif

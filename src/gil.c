@@ -1,0 +1,113 @@
+/* gil.c: the emulated interpreter lock (see gil.h for the model). */
+#include "gil.h"
+
+#include <errno.h>
+#include <time.h>
+
+int gil_init(gil_t *g, double switch_interval_seconds, tdp_err_t *err) {
+    g->locked = 0;
+    g->switch_number = 0;
+    g->holder = g->last_holder = NULL;
+    g->drop_request = 0;
+    g->interval = switch_interval_seconds;
+    g->wait_seconds = 0.0;
+    g->forced_switches = 0;
+    TDP_PTHREAD(pthread_mutex_init(&g->mu, NULL), err);
+    pthread_condattr_t ca;
+    TDP_PTHREAD(pthread_condattr_init(&ca), err);
+    TDP_PTHREAD(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC), err);
+    TDP_PTHREAD(pthread_cond_init(&g->cond, &ca), err);
+    TDP_PTHREAD(pthread_cond_init(&g->switch_cond, &ca), err);
+    pthread_condattr_destroy(&ca);
+    return TDP_OK;
+}
+
+void gil_destroy(gil_t *g) {
+    pthread_cond_destroy(&g->cond);
+    pthread_cond_destroy(&g->switch_cond);
+    pthread_mutex_destroy(&g->mu);
+}
+
+static struct timespec deadline_after(double seconds) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long ns = ts.tv_nsec + (long)(seconds * 1e9);
+    ts.tv_sec += ns / 1000000000L;
+    ts.tv_nsec = ns % 1000000000L;
+    return ts;
+}
+
+/* take_gil; g->mu held */
+static void take_locked(gil_t *g, const void *self) {
+    if (g->locked) {
+        double t0 = tdp_now();
+        while (g->locked) {
+            unsigned long seen = g->switch_number;
+            struct timespec dl = deadline_after(g->interval);
+            int rc = pthread_cond_timedwait(&g->cond, &g->mu, &dl);
+            /* timed out and nobody switched meanwhile: ask the holder to drop it */
+            if (rc == ETIMEDOUT && g->locked && g->switch_number == seen)
+                g->drop_request = 1;
+        }
+        g->wait_seconds += tdp_now() - t0;
+    }
+    g->locked = 1;
+    g->holder = self;
+    g->switch_number++;
+    pthread_cond_broadcast(&g->switch_cond);
+    if (g->drop_request)
+        g->drop_request = 0;
+}
+
+/* drop_gil; g->mu held */
+static void drop_locked(gil_t *g, const void *self) {
+    g->locked = 0;
+    g->last_holder = self;
+    g->holder = NULL;
+    pthread_cond_signal(&g->cond);
+}
+
+void gil_acquire(gil_t *g, const void *self) {
+    pthread_mutex_lock(&g->mu);
+    take_locked(g, self);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void gil_release(gil_t *g, const void *self) {
+    pthread_mutex_lock(&g->mu);
+    drop_locked(g, self);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void gil_check(gil_t *g, const void *self) {
+    if (!__atomic_load_n(&g->drop_request, __ATOMIC_RELAXED))
+        return;
+    pthread_mutex_lock(&g->mu);
+    if (g->drop_request && g->holder == self) {
+        drop_locked(g, self);
+        g->forced_switches++;
+        /* forced switching: wait until another thread has taken the lock */
+        unsigned long seen = g->switch_number;
+        while (g->switch_number == seen && g->last_holder == self) {
+            struct timespec dl = deadline_after(g->interval);
+            if (pthread_cond_timedwait(&g->switch_cond, &g->mu, &dl) == ETIMEDOUT && !g->locked)
+                break; /* nobody came: take it back */
+        }
+        take_locked(g, self);
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+double gil_wait_seconds(gil_t *g) {
+    pthread_mutex_lock(&g->mu);
+    double s = g->wait_seconds;
+    pthread_mutex_unlock(&g->mu);
+    return s;
+}
+
+unsigned long gil_forced_switches(gil_t *g) {
+    pthread_mutex_lock(&g->mu);
+    unsigned long n = g->forced_switches;
+    pthread_mutex_unlock(&g->mu);
+    return n;
+}

@@ -1,0 +1,48 @@
+/* gil.h: an emulated interpreter lock, modelled on CPython's (Python/ceval_gil.h, 3.2+):
+ *
+ *   - one lock, held by at most one thread;
+ *   - a thread that wants it waits on a condition variable for at most the switch interval;
+ *     if it timed out and no switch happened meanwhile, it sets a drop request;
+ *   - the holder polls the request at its check points (gil_check: CPython's eval breaker,
+ *     between bytecodes) and, when asked, drops the lock, waits until another thread has taken
+ *     it (forced switching), then queues to take it back;
+ *   - code that does not need the lock (I/O, native kernels) releases it around the call
+ *     (Py_BEGIN_ALLOW_THREADS / Py_END_ALLOW_THREADS).
+ *
+ * The time threads spend waiting to take the lock is summed (gil_wait_seconds). */
+#ifndef TDP_GIL_H
+#define TDP_GIL_H
+
+#include <pthread.h>
+
+#include "util.h"
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;        /* signalled when the lock is released */
+    pthread_cond_t switch_cond; /* signalled when a thread takes the lock */
+    int locked;
+    unsigned long switch_number; /* counts takes */
+    const void *holder;          /* identity of the current holder (a per-thread token) */
+    const void *last_holder;
+    volatile int drop_request;
+    double interval;     /* seconds */
+    double wait_seconds; /* summed over all threads */
+    unsigned long forced_switches;
+} gil_t;
+
+int gil_init(gil_t *g, double switch_interval_seconds, tdp_err_t *err);
+void gil_destroy(gil_t *g);
+
+/* Take the lock; `self` identifies the calling thread (any unique address). */
+void gil_acquire(gil_t *g, const void *self);
+/* Release the lock (the caller holds it). */
+void gil_release(gil_t *g, const void *self);
+/* A check point for the holder: if another thread asked for the lock, hand it over and queue to
+ * take it back. Cheap when nobody asked (one load). */
+void gil_check(gil_t *g, const void *self);
+
+double gil_wait_seconds(gil_t *g);
+unsigned long gil_forced_switches(gil_t *g);
+
+#endif
