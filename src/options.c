@@ -180,7 +180,7 @@ static int parse_value(const opt_spec_t *s, const char *v, options_t *o, tdp_err
         return TDP_OK;
     case K_MODE:
         if (strcmp(v, "serial") == 0)
-            o->mode = MODE_DDP;
+            o->mode = MODE_SERIAL;
         else if (strcmp(v, "dp") == 0)
             o->mode = MODE_DP;
         else if (strcmp(v, "ddp") == 0)

@@ -89,6 +89,8 @@ grep -q '"mode": "ddp"' "$T/run.json" && ok || bad "mode (ddp is the default, a 
 if command -v /usr/bin/python3 >/dev/null; then
     /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d)==19, d" "$T/run.json" && ok || bad "JSON does not parse"
 fi
+"$BIN" "${TINY[@]}" --mode serial --max-steps 3 --json "$T/serial.json" --quiet &&
+    grep -q '"mode": "serial"' "$T/serial.json" && ok || bad "--mode serial JSON: $(cat "$T/serial.json")"
 # the same seed gives the same weights; another seed different ones
 "$BIN" "${TINY[@]}" --epochs 1 --batch 32 --dump-weights "$T/w2.bin" --quiet && cmp -s "$T/w.bin" "$T/w2.bin" && ok || bad "same seed, different weights"
 "$BIN" "${TINY[@]}" --epochs 1 --batch 32 --seed 7 --dump-weights "$T/w3.bin" --quiet && ! cmp -s "$T/w.bin" "$T/w3.bin" && ok || bad "other seed, same weights"
