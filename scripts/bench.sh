@@ -14,6 +14,12 @@
 #       efficiency, PyTorch DDP (gloo) at np = 2, overlap against --no-overlap and a bucket-size
 #       sweep on fashion-mlp and wide, the training allreduce's algbw/busbw beside a plain
 #       MPI_Allreduce of the same size, and (as root) the same across 2 simulated hosts.
+#
+#   scripts/bench.sh dp [--repeat N]
+#       fashion-mlp and wide: serial, DP with 2 workers (threads per step, a pool, each with and
+#       without --gil, with and without --dp-cache), DDP np=2 and hybrid 1 rank x 2 threads, as
+#       samples/s, ratio to serial,
+#       and the share of the step spent replicating the model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +29,7 @@ repeat=3
 while (($#)); do
     case $1 in
     --repeat) repeat=$2; shift 2 ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -208,8 +214,44 @@ bench_ddp() {
     fi
 }
 
+bench_dp() {
+    echo "## dp: 2 workers, batch 64 per worker, one BLAS thread each, Fashion-MNIST"
+    echo "machine: $(machine_desc); median of $repeat runs"
+    echo
+    echo "| model | run | samples/s | vs serial | replication share of step | gil wait per step |"
+    echo "|---|---|---:|---:|---:|---:|"
+    local m steps serial r name args share gw
+    for m in fashion-mlp wide; do
+        steps=400
+        [[ $m == wide ]] && steps=100
+        serial=$(med "dps_$m" 0 $m $((2 * steps)) --mode serial --batch 128 | awk '{print $1}')
+        printf '| %s | serial (batch 128) | %.0f | 1.00 | | |\n' $m "$serial"
+        for name in "dp:--mode dp --workers 2" "dp --gil:--mode dp --workers 2 --gil" \
+            "dp --dp-pool:--mode dp --workers 2 --dp-pool" \
+            "dp --dp-pool --gil:--mode dp --workers 2 --dp-pool --gil" \
+            "dp --dp-cache:--mode dp --workers 2 --dp-cache" \
+            "dp --dp-cache --dp-pool:--mode dp --workers 2 --dp-cache --dp-pool" \
+            "dp --dp-cache --dp-pool --gil:--mode dp --workers 2 --dp-cache --dp-pool --gil" \
+            "ddp np=2:NP2" "hybrid 1x2:NP1 --workers 2"; do
+            args=${name#*:}
+            local np=0
+            [[ $args == NP2* ]] && np=2 && args=${args#NP2}
+            [[ $args == NP1* ]] && np=1 && args=${args#NP1}
+            r=$(med "dp_$m" $np $m $steps $args)
+            share=$(awk -v r="$(json_field "$T/dp_$m.json" replicate_seconds)" -v s="$(json_field "$T/dp_$m.json" seconds)" 'BEGIN { printf "%.0f%%", 100 * r / s }')
+            gw=$(awk -v g="$(json_field "$T/dp_$m.json" gil_wait_seconds)" -v n="$(json_field "$T/dp_$m.json" steps)" 'BEGIN { printf "%.1f us", 1e6 * g / n }')
+            printf '| %s | %s | %.0f | %s | %s | %s |\n' $m "${name%%:*}" "$(echo "$r" | awk '{print $1}')" \
+                "$(ratio "$(echo "$r" | awk '{print $1}')" "$serial")" "$share" "$gw"
+        done
+    done
+    echo
+    echo "Replication share: replicate_seconds / seconds of the last run (its JSON); the serial run"
+    echo "uses the same global batch of 128 samples per step."
+}
+
 case $what in
 serial) bench_serial ;;
 ddp) bench_ddp ;;
-*) echo "bench.sh: unknown benchmark '$what' (serial, ddp)" >&2; exit 2 ;;
+dp) bench_dp ;;
+*) echo "bench.sh: unknown benchmark '$what' (serial, ddp, dp)" >&2; exit 2 ;;
 esac

@@ -93,9 +93,9 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     if (o->mode == MODE_SERIAL && o->workers != 1)
         return tdp_fail(err, TDP_EINPUT,
                         "--workers applies to --mode dp and --mode ddp (serial has one worker)");
-    if (o->mode != MODE_DP && (o->gil || o->dp_pool))
+    if (o->mode != MODE_DP && (o->gil || o->dp_pool || o->dp_cache))
         return tdp_fail(err, TDP_EINPUT, "--%s applies to --mode dp only",
-                        o->gil ? "gil" : "dp-pool");
+                        o->gil ? "gil" : o->dp_pool ? "dp-pool" : "dp-cache");
     if (o->mode != MODE_DDP && launcher_world_size() > 1)
         return tdp_fail(err, TDP_EINPUT,
                         "--mode %s runs as one process, but mpirun started %d: use --mode ddp "
@@ -213,9 +213,10 @@ static void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
            s->mom, s->wd, (unsigned long long)o->seed, t->batches);
     if (o->mode == MODE_DP)
         printf("dp: %d worker threads (%s), replicas of the model made and destroyed every step "
-               "(%zu bytes per step), interpreter lock %s\n",
+               "(%zu bytes per step, memory %s), interpreter lock %s\n",
                o->workers, o->dp_pool ? "a persistent pool" : "created every step",
-               s->model.nparams * sizeof(float) * (size_t)o->workers, o->gil ? "emulated" : "off");
+               s->model.nparams * sizeof(float) * (size_t)o->workers,
+               o->dp_cache ? "kept mapped" : "returned to the system", o->gil ? "emulated" : "off");
     if (d && o->workers > 1)
         printf("hybrid: %d threads per rank combine their gradients, then the ranks allreduce "
                "(%s)\n",
@@ -321,7 +322,7 @@ int main(int argc, char **argv) {
     int use_dp = s.o.mode == MODE_DP;
     if (rc == TDP_OK && use_dp) {
         rc = dp_init(&dp, &s.model, s.o.workers, s.batch, s.o.dp_pool, s.o.gil,
-                     s.o.switch_interval / 1000.0, &err);
+                     s.o.switch_interval / 1000.0, s.o.dp_cache, &err);
         if (rc != TDP_OK)
             trainer_free(&t);
     }

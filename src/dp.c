@@ -1,6 +1,8 @@
 /* dp.c: the thread team and the DataParallel gradient engine. */
 #include "dp.h"
 
+#include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,8 +152,10 @@ int team_run(dp_team_t *tm, trainer_t *t, size_t b, int k, int first, float scal
 }
 
 int dp_init(dp_t *d, const model_t *m, int workers, int batch, int pool, int use_gil,
-            double switch_interval, tdp_err_t *err) {
+            double switch_interval, int cache, tdp_err_t *err) {
     memset(d, 0, sizeof *d);
+    if (cache && (mallopt(M_MMAP_THRESHOLD, 512 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, INT_MAX) != 1))
+        return tdp_fail(err, TDP_ERUNTIME, "mallopt failed: --dp-cache is unavailable");
     d->n = m->nparams;
     d->use_gil = use_gil;
     if (use_gil) {

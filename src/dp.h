@@ -71,8 +71,10 @@ typedef struct {
 } dp_t;
 
 /* dp mode: P workers, per-step replicas. */
+/* cache: keep the memory of destroyed replicas mapped (glibc's mmap and trim thresholds raised,
+ * process-wide), so that making them again costs the copy and not fresh pages. */
 int dp_init(dp_t *d, const model_t *m, int workers, int batch, int pool, int use_gil,
-            double switch_interval, tdp_err_t *err);
+            double switch_interval, int cache, tdp_err_t *err);
 void dp_free(dp_t *d);
 extern const grad_engine_t dp_engine;
 

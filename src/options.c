@@ -49,6 +49,9 @@ static const opt_spec_t SPECS[] = {
      "--gil: a waiting thread asks the holder to drop the lock after this long"},
     {"dp-pool", K_FLAG, OFF(dp_pool), 0, 0, NULL,
      "dp: persistent worker threads instead of threads created every step"},
+    {"dp-cache", K_FLAG, OFF(dp_cache), 0, 0, NULL,
+     "dp: keep freed replica memory mapped, as a caching allocator does (replicas are still "
+     "made and destroyed every step)"},
     {"json", K_STR, OFF(json_path), 0, 0, "FILE", "write a JSON summary"},
     {"dump-weights", K_STR, OFF(dump_weights_path), 0, 0, "FILE",
      "write all parameters, float32 LE, W[out][in] then b[out] per layer"},

@@ -37,6 +37,7 @@ typedef struct {
     int bucket_kb;          /* ddp: allreduce bucket size */
     int no_overlap;         /* ddp: one blocking allreduce after backward */
     int dp_pool;            /* dp: persistent worker threads */
+    int dp_cache;            /* dp: keep freed replica memory mapped */
     double switch_interval; /* --gil: milliseconds */
 } options_t;
 

@@ -39,6 +39,7 @@ same dp4_gil serial4 1e-5 "${DP[@]}" --workers 4 --gil --switch-interval 0.5
 same dp4_pool serial4 1e-5 "${DP[@]}" --workers 4 --dp-pool
 same dp4_gil_pool serial4 1e-5 "${DP[@]}" --workers 4 --gil --dp-pool
 same dp2_accum2 serial4 1e-5 "${DP[@]}" --workers 2 --accum 2
+same dp4_cache serial4 1e-5 "${DP[@]}" --workers 4 --dp-cache --dp-pool
 # DP sums the replicas in worker order every step: runs are bitwise reproducible, lock or not
 same dp4_again dp4 0 "${DP[@]}" --workers 4 --gil --dp-pool
 
