@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config libopenblas-dev libopenmpi-dev openmpi-bin zlib1g-dev iproute2
-      libcurl4-openssl-dev
+      libcurl4-openssl-dev python3 gnuplot-nox
       dataset-fashion-mnist)
 [[ "${TDP_NO_TORCH:-0}" == 1 ]] || pkgs+=(python3-torch python3-numpy)
 
