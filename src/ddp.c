@@ -56,14 +56,14 @@ int ddp_setup(ddp_t *d, const model_t *m, size_t bucket_kb, int overlap, int det
         if (rc != TDP_OK)
             return rc;
         for (int i = 0; i < threads; i++) {
-            size_t bytes = ((n + 1) * sizeof(float) + 63) & ~(size_t)63;
+            size_t bytes = ((n + TRAIN_EXTRA) * sizeof(float) + 63) & ~(size_t)63;
             d->team.w[i].grads = aligned_alloc(64, bytes);
             if (d->team.w[i].grads == NULL)
                 return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory (%zu bytes)", bytes);
         }
     }
     d->deterministic = deterministic;
-    size_t total = n + 1; /* the loss slot */
+    size_t total = n + TRAIN_EXTRA; /* the loss and stop slots travel with the gradient */
     d->bucket_floats = bucket_kb ? bucket_kb * 1024 / sizeof(float) : total;
     if (d->bucket_floats == 0)
         d->bucket_floats = 1;
@@ -255,7 +255,7 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
     } else if (d->deterministic) {
         /* every rank sums the same values in the same (rank) order: bitwise identical on all
          * ranks and across runs, whatever MPI's reduction algorithm */
-        const size_t total = d->n + 1;
+        const size_t total = d->n + TRAIN_EXTRA;
         g[d->n] = (float)d->local_loss;
         TDP_MPI(MPI_Allgather(g, (int)total, MPI_FLOAT, d->gather, (int)total, MPI_FLOAT, d->comm),
                 d->rank, err);
@@ -268,8 +268,9 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
         trace_add(t->trace, "allgather+sum", -1, 1, w0, tdp_now());
     } else {
         g[d->n] = (float)d->local_loss;
-        TDP_MPI(MPI_Allreduce(MPI_IN_PLACE, g, (int)(d->n + 1), MPI_FLOAT, MPI_SUM, d->comm),
-                d->rank, err);
+        TDP_MPI(
+            MPI_Allreduce(MPI_IN_PLACE, g, (int)(d->n + TRAIN_EXTRA), MPI_FLOAT, MPI_SUM, d->comm),
+            d->rank, err);
         trace_add(t->trace, "allreduce", -1, 1, w0, tdp_now());
     }
     d->comm_seconds += tdp_now() - w0;

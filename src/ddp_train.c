@@ -3,6 +3,7 @@
  * all of them, with no hang), then run the chosen mode through the shared step loop. Only rank 0
  * prints and writes files, at the end, atomically. */
 #include <errno.h>
+#include <signal.h>
 #include <libgen.h>
 #include <math.h>
 #include <mpi.h>
@@ -30,6 +31,33 @@
 #define TRACE_CAPACITY ((size_t)1 << 20)
 
 static const char *prog = "ddp_train";
+
+/* Exit status of a run stopped by SIGUSR1, SIGTERM or SIGINT after writing its checkpoint:
+ * EX_TEMPFAIL, "try again" (a job script requeues on it). */
+#define EXIT_STOPPED 75
+
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_stop_signal(int sig) {
+    if (stop_signal != 0 && sig == SIGINT) { /* a second Ctrl-C: stop now */
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+    }
+    stop_signal = sig;
+}
+
+static int install_stop_handlers(tdp_err_t *err) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = {SIGUSR1, SIGTERM, SIGINT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigaction(sigs[i], &sa, NULL) != 0)
+            return tdp_fail_sys(err, __FILE__, __LINE__, errno, "sigaction");
+    return TDP_OK;
+}
 
 /* An output path must be writable before any work starts, so a typo fails in a second. */
 static int check_output_path(const char *opt, const char *path, tdp_err_t *err) {
@@ -95,7 +123,9 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
                         "--workers applies to --mode dp and --mode ddp (serial has one worker)");
     if (o->mode != MODE_DP && (o->gil || o->dp_pool || o->dp_cache))
         return tdp_fail(err, TDP_EINPUT, "--%s applies to --mode dp only",
-                        o->gil ? "gil" : o->dp_pool ? "dp-pool" : "dp-cache");
+                        o->gil       ? "gil"
+                        : o->dp_pool ? "dp-pool"
+                                     : "dp-cache");
     if (o->mode != MODE_DDP && launcher_world_size() > 1)
         return tdp_fail(err, TDP_EINPUT,
                         "--mode %s runs as one process, but mpirun started %d: use --mode ddp "
@@ -120,7 +150,10 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     s->wd = !isnan(o->weight_decay) ? o->weight_decay
             : c->has_weight_decay   ? c->weight_decay
                                     : OPT_DEFAULT_WEIGHT_DECAY;
-    if ((rc = check_output_path("json", o->json_path, err)) != TDP_OK ||
+    if (o->checkpoint_every > 0 && o->checkpoint_path[0] == '\0')
+        return tdp_fail(err, TDP_EINPUT, "--checkpoint-every needs --checkpoint FILE");
+    if ((rc = check_output_path("checkpoint", o->checkpoint_path, err)) != TDP_OK ||
+        (rc = check_output_path("json", o->json_path, err)) != TDP_OK ||
         (rc = check_output_path("dump-weights", o->dump_weights_path, err)) != TDP_OK ||
         (rc = check_output_path("trace", o->trace_path, err)) != TDP_OK)
         return rc;
@@ -138,6 +171,19 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     dataset_standardize(&s->test, &s->train);
     dataset_standardize(&s->train, &s->train);
     return TDP_OK;
+}
+
+/* What the weights depend on besides the model and the global batch: a resumed run must match. */
+static uint64_t options_hash(const setup_t *s) {
+    double v[8] = {s->lr,
+                   s->mom,
+                   s->wd,
+                   s->o.lr_cosine,
+                   (double)s->o.seed,
+                   (double)s->epochs,
+                   (double)s->o.max_steps,
+                   (double)s->train.n};
+    return tdp_fnv1a(TDP_FNV_INIT, v, sizeof v);
 }
 
 /* What every rank must agree on, as exactly representable doubles. */
@@ -346,6 +392,72 @@ int main(int argc, char **argv) {
         return rc == TDP_EINPUT ? 2 : 1;
     }
 
+    /* checkpoints: every rank reads the file it resumes from (they must see the same one) */
+    if (rc == TDP_OK) {
+        t.ckpt_base = (ckpt_header_t){
+            .shape_hash = model_shape_hash(&s.model),
+            .options_hash = options_hash(&s),
+            .mode = (uint32_t)s.o.mode,
+            .workers = (uint32_t)tc.world,
+            .batch = (uint32_t)s.batch,
+            .accum = (uint32_t)s.o.accum,
+        };
+        t.ckpt_path = s.o.checkpoint_path[0] ? s.o.checkpoint_path : NULL;
+        t.ckpt_every = s.o.checkpoint_every;
+        t.ckpt_writer = rank == 0;
+        t.stop_flag = &stop_signal;
+        /* tests: TDP_TEST_STOP_AT=N [TDP_TEST_STOP_RANK=R] acts as a signal during step N */
+        const char *sa = getenv("TDP_TEST_STOP_AT"), *sr = getenv("TDP_TEST_STOP_RANK");
+        if (sa != NULL && (sr == NULL || atoi(sr) == rank))
+            t.stop_at = atol(sa);
+        rc = install_stop_handlers(&err);
+    }
+    if (rc == TDP_OK && s.o.resume_path[0]) {
+        ckpt_expect_t want = {
+            .nparams = s.model.nparams,
+            .shape_hash = t.ckpt_base.shape_hash,
+            .options_hash = t.ckpt_base.options_hash,
+            .mode = t.ckpt_base.mode,
+            .workers = t.ckpt_base.workers,
+            .batch = t.ckpt_base.batch,
+            .accum = t.ckpt_base.accum,
+        };
+        ckpt_header_t h;
+        rc = ckpt_read(s.o.resume_path, &want, &h, t.params, t.velocity, &err);
+        if (rc == TDP_OK && (long)h.planned_steps != t.planned_steps)
+            rc = tdp_fail(&err, TDP_EINPUT,
+                          "checkpoint %s: its schedule has %llu steps, this run %ld: resume "
+                          "with the same --epochs and --max-steps",
+                          s.o.resume_path, (unsigned long long)h.planned_steps, t.planned_steps);
+        if (rc == TDP_OK) {
+            t.steps = (long)h.steps;
+            t.start_epoch = (long)h.epoch;
+            t.start_b = (long)h.next_b;
+        }
+    }
+    if (use_mpi) {
+        int who = 0, worst = ddp_agree_status(&d, rc, &who);
+        if (worst != TDP_OK) {
+            if (rank == who)
+                fprintf(stderr, "%s: %s\n", prog, err.msg);
+            rc = worst;
+        }
+    } else if (rc != TDP_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+    }
+    if (rc != TDP_OK) {
+        if (use_dp)
+            dp_free(&dp);
+        trainer_free(&t);
+        dataset_free(&s.train);
+        dataset_free(&s.test);
+        if (use_mpi) {
+            ddp_free(&d);
+            MPI_Finalize();
+        }
+        return rc == TDP_EINPUT ? 2 : 1;
+    }
+
     trace_t trace;
     int tracing = s.o.trace_path[0] != '\0';
     if (use_mpi)
@@ -362,8 +474,12 @@ int main(int argc, char **argv) {
         broadcast_bytes = (double)s.model.nparams * sizeof(float);
     }
 
-    if (rc == TDP_OK && rank == 0 && !s.o.quiet)
+    if (rc == TDP_OK && rank == 0 && !s.o.quiet) {
         print_config(&s, &t, use_mpi ? &d : NULL);
+        if (s.o.resume_path[0])
+            printf("resume: from %s at step %ld (epoch %ld, step %ld of it)\n", s.o.resume_path,
+                   t.steps, t.start_epoch + 1, t.start_b);
+    }
 
     report_t rep;
     report_init(&rep, !s.o.quiet && rank == 0);
@@ -401,6 +517,33 @@ int main(int argc, char **argv) {
             rc = trace_write(s.o.trace_path, &part, &len, 1, &err);
         free(part);
     }
+    if (rc == TDP_OK && t.stopped) {
+        if (rank == 0)
+            fprintf(stderr,
+                    "%s: stopped by %s after step %ld: %s%s; exit status %d (resume with "
+                    "--resume)\n",
+                    prog,
+                    stop_signal == SIGUSR1   ? "SIGUSR1"
+                    : stop_signal == SIGTERM ? "SIGTERM"
+                    : stop_signal == SIGINT
+                        ? "SIGINT"
+                        : "a stop request from another rank (or TDP_TEST_STOP_AT)",
+                    t.steps,
+                    t.ckpt_path ? "checkpoint written to " : "no --checkpoint given, nothing saved",
+                    t.ckpt_path ? t.ckpt_path : "", EXIT_STOPPED);
+        if (tracing)
+            trace_free(&trace);
+        if (use_dp)
+            dp_free(&dp);
+        trainer_free(&t);
+        dataset_free(&s.train);
+        dataset_free(&s.test);
+        if (use_mpi) {
+            ddp_free(&d);
+            MPI_Finalize();
+        }
+        return EXIT_STOPPED;
+    }
     if (rc == TDP_OK && rank == 0 && !s.o.quiet)
         printf("done: %ld steps, test accuracy %.4f, final loss %.4f, %.0f samples/s, %.2f s, "
                "exposed communication %.3f s\n",
@@ -427,7 +570,8 @@ int main(int argc, char **argv) {
             .seconds = seconds,
             .broadcast_bytes = broadcast_bytes,
             .allreduce_bytes_per_step =
-                use_mpi && d.size > 1 ? (double)(s.model.nparams + 1) * sizeof(float) : 0.0,
+                use_mpi && d.size > 1 ? (double)(s.model.nparams + TRAIN_EXTRA) * sizeof(float)
+                                      : 0.0,
             .comm_seconds = use_mpi ? d.comm_seconds : 0.0,
             .optimizer_seconds = t.optimizer_seconds,
         };

@@ -154,7 +154,8 @@ int team_run(dp_team_t *tm, trainer_t *t, size_t b, int k, int first, float scal
 int dp_init(dp_t *d, const model_t *m, int workers, int batch, int pool, int use_gil,
             double switch_interval, int cache, tdp_err_t *err) {
     memset(d, 0, sizeof *d);
-    if (cache && (mallopt(M_MMAP_THRESHOLD, 512 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, INT_MAX) != 1))
+    if (cache &&
+        (mallopt(M_MMAP_THRESHOLD, 512 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, INT_MAX) != 1))
         return tdp_fail(err, TDP_ERUNTIME, "mallopt failed: --dp-cache is unavailable");
     d->n = m->nparams;
     d->use_gil = use_gil;
@@ -196,7 +197,7 @@ static int dp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *
         /* replicate: P replicas of the master weights, made for this forward pass */
         double t0 = tdp_now();
         for (int i = 0; i < P; i++) {
-            float *p = alloc_arena(n), *g = alloc_arena(n + 1);
+            float *p = alloc_arena(n), *g = alloc_arena(n + TRAIN_EXTRA);
             tm->w[i].params = p;
             tm->w[i].grads = g;
             if (p == NULL || g == NULL) {

@@ -57,8 +57,11 @@ static const opt_spec_t SPECS[] = {
      "write all parameters, float32 LE, W[out][in] then b[out] per layer"},
     {"trace", K_STR, OFF(trace_path), 0, 0, "FILE", "Chrome trace events"},
     {"checkpoint", K_STR, OFF(checkpoint_path), 0, 0, "FILE", "checkpoint file"},
-    {"checkpoint-every", K_LONG, OFF(checkpoint_every), 1, 1e15, "STEPS", "checkpoint period"},
-    {"resume", K_STR, OFF(resume_path), 0, 0, "FILE", "resume from a checkpoint"},
+    {"checkpoint-every", K_LONG, OFF(checkpoint_every), 1, 1e15, "STEPS",
+     "also checkpoint every STEPS steps (--checkpoint is written when a signal stops the run "
+     "and at the end)"},
+    {"resume", K_STR, OFF(resume_path), 0, 0, "FILE",
+     "resume from a checkpoint (same options; the global batch may be split differently)"},
     {"synthetic-train", K_LONG, OFF(synthetic_train), 1, 10000000, "N",
      "training samples of the synthetic set"},
     {"synthetic-test", K_LONG, OFF(synthetic_test), 1, 10000000, "N",
@@ -67,9 +70,6 @@ static const opt_spec_t SPECS[] = {
     {"help", K_FLAG, OFF(help), 0, 0, NULL, "this text"},
 };
 #define NSPECS (sizeof SPECS / sizeof SPECS[0])
-
-/* Options parsed but whose feature is not built yet: refused with a clear message. */
-static const char *NOT_YET[] = {"checkpoint", "checkpoint-every", "resume"};
 
 const char *mode_name(train_mode_t m) {
     switch (m) {
@@ -254,10 +254,6 @@ int options_parse(int argc, char **argv, options_t *o, tdp_err_t *err) {
         if (s == NULL)
             return tdp_fail(err, TDP_EINPUT, "unknown option '%.*s' (see --help)", (int)nlen + 2,
                             a);
-        for (size_t k = 0; k < sizeof NOT_YET / sizeof NOT_YET[0]; k++)
-            if (strcmp(NOT_YET[k], s->name) == 0)
-                return tdp_fail(err, TDP_EINPUT, "--%s is not implemented in this version",
-                                s->name);
         const char *val = NULL;
         if (s->kind == K_FLAG) {
             if (eq != NULL)

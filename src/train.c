@@ -37,8 +37,8 @@ int trainer_init(trainer_t *t, const train_config_t *cfg, tdp_err_t *err) {
         t->planned_steps = cfg->max_steps;
     int rc = model_alloc_arena(m, &t->params, err);
     if (rc == TDP_OK) {
-        model_t one_more = *m; /* the spare slot after the gradient arena */
-        one_more.nparams++;
+        model_t one_more = *m; /* the slots after the gradient arena */
+        one_more.nparams += TRAIN_EXTRA;
         rc = model_alloc_arena(&one_more, &t->grads, err);
     }
     if (rc == TDP_OK)
@@ -119,17 +119,22 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
     int rc = evaluate(t, eng, self, &t->test_accuracy, err);
     if (rc != TDP_OK)
         return rc;
-    for (int e = 0; e < c->epochs; e++) {
+    for (int e = (int)t->start_epoch; e < c->epochs; e++) {
         if (c->max_steps >= 0 && t->steps >= c->max_steps)
             break;
         epoch_order(c->seed, e, t->order, c->train->n);
         double loss = 0.0;
         long correct = 0, steps = 0;
         double e0 = tdp_now();
-        for (size_t b = 0; b < t->batches; b++) {
+        size_t b0 = e == t->start_epoch ? (size_t)t->start_b : 0;
+        for (size_t b = b0; b < t->batches; b++) {
             if (c->max_steps >= 0 && t->steps >= c->max_steps)
                 break;
             double step_loss = 0.0;
+            float *stop_slot = &t->grads[c->model->nparams + TRAIN_SLOT_STOP];
+            int asked =
+                (t->stop_flag && *t->stop_flag) || (t->stop_at > 0 && t->steps + 1 == t->stop_at);
+            *stop_slot = asked ? 1.0f : 0.0f;
             rc = eng->grads(self, t, b, &step_loss, &correct, err);
             if (rc != TDP_OK)
                 return rc;
@@ -149,6 +154,20 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
             loss += step_loss;
             steps++;
             t->steps++;
+            /* every worker has the same stop slot: the engines combine it with the gradient */
+            int stop = *stop_slot > 0.0f;
+            int every = t->ckpt_every > 0 && t->steps % t->ckpt_every == 0;
+            if (t->ckpt_path && (stop || every)) {
+                rc = trainer_checkpoint(t, b + 1 < t->batches ? e : e + 1,
+                                        b + 1 < t->batches ? (long)b + 1 : 0, err);
+                if (rc != TDP_OK)
+                    return rc;
+            }
+            if (stop) {
+                t->stopped = 1;
+                t->train_seconds = train_time + (tdp_now() - e0);
+                return TDP_OK;
+            }
             if (rep->tty)
                 report_progress(rep, e + 1, (long)b + 1, (long)t->batches,
                                 loss / ((double)steps * (double)global));
@@ -179,8 +198,32 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
         report_epoch(rep, &s);
     }
     t->train_seconds = train_time;
+    if (t->ckpt_path) {
+        /* the end of the run: a checkpoint from which resuming does nothing more */
+        long e = t->steps / (long)t->batches, nb = t->steps % (long)t->batches;
+        rc = trainer_checkpoint(t, e, nb, err);
+        if (rc != TDP_OK)
+            return rc;
+    }
     t->samples_per_s = train_time > 0 ? (double)t->steps * (double)global / train_time : 0.0;
     return TDP_OK;
+}
+
+int trainer_checkpoint(trainer_t *t, long epoch, long next_b, tdp_err_t *err) {
+    if (!t->ckpt_writer)
+        return TDP_OK;
+    ckpt_header_t h = t->ckpt_base;
+    h.steps = (uint64_t)t->steps;
+    h.epoch = (uint64_t)epoch;
+    h.next_b = (uint64_t)next_b;
+    h.planned_steps = (uint64_t)t->planned_steps;
+    h.seed = t->cfg.seed;
+    h.nparams = t->cfg.model->nparams;
+    double c0 = tdp_now();
+    int rc = ckpt_write(t->ckpt_path, &h, t->params, t->velocity, err);
+    trace_add(t->trace, "checkpoint", -1, 0, c0, tdp_now());
+    t->ckpt_written += rc == TDP_OK;
+    return rc;
 }
 
 float lr_at(float lr, int cosine, long step, long planned) {

@@ -4,9 +4,11 @@
 #ifndef TDP_TRAIN_H
 #define TDP_TRAIN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "checkpoint.h"
 #include "data.h"
 #include "model.h"
 #include "net.h"
@@ -16,6 +18,14 @@
 #include "util.h"
 
 typedef struct trainer trainer_t;
+
+/* The gradient arena has TRAIN_EXTRA floats after the parameters' gradients, combined with them
+ * by every engine that combines across processes: grads[nparams + TRAIN_SLOT_LOSS] carries the
+ * step's summed loss, grads[nparams + TRAIN_SLOT_STOP] > 0 asks every worker to stop after this
+ * step (a signal seen by any rank stops all of them at the same step). */
+#define TRAIN_EXTRA     2
+#define TRAIN_SLOT_LOSS 0
+#define TRAIN_SLOT_STOP 1
 
 typedef struct {
     const char *name;
@@ -51,8 +61,7 @@ typedef struct {
 struct trainer {
     train_config_t cfg;
     float *params;      /* [nparams] the model */
-    float *grads;       /* [nparams + 1] gradient of the current step; grads[nparams] is a
-                         * spare slot an engine may use to combine the loss with the gradient */
+    float *grads;       /* [nparams + TRAIN_EXTRA] gradient of the current step, then slots */
     float *velocity;    /* [nparams] momentum buffer */
     net_ws_t ws;        /* activations for one worker's batch (and evaluation) */
     uint32_t *order;    /* [train->n] the current epoch's sample order */
@@ -63,6 +72,16 @@ struct trainer {
     long steps;
     int epochs_done;
     int diverged; /* the run stopped on a non-finite loss */
+    /* checkpoints and stopping (set by the caller before trainer_run) */
+    const char *ckpt_path;                  /* NULL: none */
+    long ckpt_every;                        /* steps; 0: only when stopping and at the end */
+    int ckpt_writer;                        /* this process writes (rank 0) */
+    ckpt_header_t ckpt_base;                /* the fields that describe the run */
+    volatile const sig_atomic_t *stop_flag; /* non-zero: stop after the current step */
+    long start_epoch, start_b;              /* where to resume */
+    long stop_at; /* tests: behave as if signalled during step stop_at (0: no) */
+    int stopped;  /* the run stopped on request, after a checkpoint if any */
+    int ckpt_written;
     double train_seconds, final_loss, test_accuracy, samples_per_s;
     double optimizer_seconds;
 };
@@ -82,6 +101,9 @@ long trainer_evaluate_share(trainer_t *t);
  *     cosine: (float)(lr * 0.5 * (1 + cos(pi * step / planned))), computed in double;
  *     constant: lr. */
 float lr_at(float lr, int cosine, long step, long planned);
+
+/* Write a checkpoint (on the writing process) whose next step is step next_b of epoch. */
+int trainer_checkpoint(trainer_t *t, long epoch, long next_b, tdp_err_t *err);
 
 /* The serial engine: one worker computes the gradient of the whole global batch. */
 extern const grad_engine_t serial_engine;
