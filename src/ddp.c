@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int ddp_mpi_fail(tdp_err_t *err, const char *file, int line, int rank, const char *call, int rc) {
     char msg[MPI_MAX_ERROR_STRING] = "unknown MPI error";
@@ -94,6 +95,10 @@ int ddp_setup(ddp_t *d, const model_t *m, size_t bucket_kb, int overlap, int det
 }
 
 void ddp_free(ddp_t *d) {
+    free(d->arrived);
+    free(d->arr_req);
+    d->arrived = NULL;
+    d->arr_req = NULL;
     if (d->threads > 1 && d->team.w != NULL) {
         for (int i = 0; i < d->threads; i++)
             free(d->team.w[i].grads);
@@ -155,10 +160,90 @@ int ddp_broadcast(ddp_t *d, float *params, size_t n, tdp_err_t *err) {
     return TDP_OK;
 }
 
+int ddp_set_watchdog(ddp_t *d, double comm_timeout, long check_sync, tdp_err_t *err) {
+    d->comm_timeout = comm_timeout;
+    d->check_sync = check_sync;
+    const char *r = getenv("TDP_TEST_STALL_RANK"), *s = getenv("TDP_TEST_STALL_STEP"),
+               *x = getenv("TDP_TEST_STALL_SECONDS");
+    d->stall_rank = r ? atoi(r) : -1;
+    d->stall_step = s ? atol(s) : 1;
+    d->stall_seconds = x ? atof(x) : 3600.0;
+    if (comm_timeout > 0) {
+        d->arrived = calloc((size_t)d->size, sizeof *d->arrived);
+        d->arr_req = calloc(2 * (size_t)d->size, sizeof *d->arr_req);
+        if (d->arrived == NULL || d->arr_req == NULL)
+            return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory");
+        for (int i = 0; i < 2 * d->size; i++)
+            d->arr_req[i] = MPI_REQUEST_NULL;
+    }
+    return TDP_OK;
+}
+
+#define ARRIVAL_TAG 7301
+
+/* Before a step's communication: tell every other rank we arrived at this step, and listen for
+ * theirs (only with the watchdog). */
+static int post_arrivals(ddp_t *d, tdp_err_t *err) {
+    if (d->comm_timeout <= 0 || d->size == 1)
+        return TDP_OK;
+    d->step_no++;
+    for (int p = 0; p < d->size; p++) {
+        if (p == d->rank)
+            continue;
+        TDP_MPI(MPI_Irecv(&d->arrived[p], 1, MPI_LONG, p, ARRIVAL_TAG, d->comm, &d->arr_req[p]),
+                d->rank, err);
+        TDP_MPI(MPI_Isend(&d->step_no, 1, MPI_LONG, p, ARRIVAL_TAG, d->comm,
+                          &d->arr_req[d->size + p]),
+                d->rank, err);
+    }
+    return TDP_OK;
+}
+
+/* Wait for n requests; with the watchdog, give up after comm_timeout seconds naming the ranks
+ * that have not arrived at this step. */
+static int wait_all(ddp_t *d, int n, MPI_Request *req, const char *what, tdp_err_t *err) {
+    if (d->comm_timeout <= 0) {
+        TDP_MPI(MPI_Waitall(n, req, MPI_STATUSES_IGNORE), d->rank, err);
+        return TDP_OK;
+    }
+    double deadline = tdp_now() + d->comm_timeout;
+    int flag = 0;
+    for (;;) {
+        TDP_MPI(MPI_Testall(n, req, &flag, MPI_STATUSES_IGNORE), d->rank, err);
+        if (flag)
+            break;
+        if (tdp_now() > deadline) {
+            char missing[256] = "";
+            size_t len = 0;
+            for (int p = 0; p < d->size && d->size > 1; p++) {
+                int got = 1;
+                if (p != d->rank && d->arr_req[p] != MPI_REQUEST_NULL)
+                    MPI_Test(&d->arr_req[p], &got, MPI_STATUS_IGNORE);
+                if (!got && len + 16 < sizeof missing)
+                    len += (size_t)snprintf(missing + len, sizeof missing - len, "%s%d",
+                                            len ? ", " : "", p);
+            }
+            return tdp_fail(err, TDP_ERUNTIME,
+                            "%s at step %ld did not complete within --comm-timeout %g s: %s%s",
+                            what, d->t ? d->t->steps + 1 : 0, d->comm_timeout,
+                            len ? "rank(s) that did not arrive: " : "all ranks arrived; ",
+                            len ? missing : "the transfer itself is stuck");
+        }
+    }
+    /* every rank took part, so their arrival notes are here or on their way */
+    if (d->comm_timeout > 0 && d->size > 1)
+        TDP_MPI(MPI_Waitall(2 * d->size, d->arr_req, MPI_STATUSES_IGNORE), d->rank, err);
+    return TDP_OK;
+}
+
 int ddp_allsum(void *self, double *v, int n, tdp_err_t *err) {
     ddp_t *d = self;
-    TDP_MPI(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, d->comm), d->rank, err);
-    return TDP_OK;
+    MPI_Request r;
+    int rc = post_arrivals(d, err);
+    if (rc != TDP_OK)
+        return rc;
+    TDP_MPI(MPI_Iallreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, d->comm, &r), d->rank, err);
+    return wait_all(d, 1, &r, "a metrics allreduce", err);
 }
 
 /* Backward's progress callback: start every bucket that is now complete, then let MPI progress
@@ -240,6 +325,17 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
     }
     if (d->mpi_rc != MPI_SUCCESS)
         return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallreduce/MPI_Test", d->mpi_rc);
+    if (d->stall_rank == d->rank && t->steps + 1 == d->stall_step) {
+        /* test switch: this rank stops arriving (a hung rank) */
+        double until = tdp_now() + d->stall_seconds;
+        while (tdp_now() < until) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    int prc = post_arrivals(d, err);
+    if (prc != TDP_OK)
+        return prc;
     double w0 = tdp_now();
     if (d->size == 1) {
         g[d->n] = (float)d->local_loss; /* a world of one: nothing to combine */
@@ -247,8 +343,10 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
         on_progress(d, 0); /* nothing left to compute: start what is not started */
         if (d->mpi_rc != MPI_SUCCESS)
             return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallreduce", d->mpi_rc);
-        TDP_MPI(MPI_Waitall(d->nbuckets - d->done, d->req + d->done, MPI_STATUSES_IGNORE), d->rank,
-                err);
+        int rc = wait_all(d, d->nbuckets - d->done, d->req + d->done, "the gradient allreduce",
+                          err);
+        if (rc != TDP_OK)
+            return rc;
         double w1 = tdp_now();
         for (int i = d->done; i < d->nbuckets; i++)
             trace_add(t->trace, "allreduce bucket", i, 1, d->b_start[i], w1);
@@ -257,8 +355,13 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
          * ranks and across runs, whatever MPI's reduction algorithm */
         const size_t total = d->n + TRAIN_EXTRA;
         g[d->n] = (float)d->local_loss;
-        TDP_MPI(MPI_Allgather(g, (int)total, MPI_FLOAT, d->gather, (int)total, MPI_FLOAT, d->comm),
+        MPI_Request r;
+        TDP_MPI(MPI_Iallgather(g, (int)total, MPI_FLOAT, d->gather, (int)total, MPI_FLOAT,
+                               d->comm, &r),
                 d->rank, err);
+        int rc = wait_all(d, 1, &r, "the gradient allgather", err);
+        if (rc != TDP_OK)
+            return rc;
         memcpy(g, d->gather, total * sizeof *g);
         for (int r = 1; r < d->size; r++) {
             const float *src = d->gather + (size_t)r * total;
@@ -268,14 +371,56 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
         trace_add(t->trace, "allgather+sum", -1, 1, w0, tdp_now());
     } else {
         g[d->n] = (float)d->local_loss;
-        TDP_MPI(
-            MPI_Allreduce(MPI_IN_PLACE, g, (int)(d->n + TRAIN_EXTRA), MPI_FLOAT, MPI_SUM, d->comm),
-            d->rank, err);
+        MPI_Request r;
+        TDP_MPI(MPI_Iallreduce(MPI_IN_PLACE, g, (int)(d->n + TRAIN_EXTRA), MPI_FLOAT, MPI_SUM,
+                               d->comm, &r),
+                d->rank, err);
+        int rc = wait_all(d, 1, &r, "the gradient allreduce", err);
+        if (rc != TDP_OK)
+            return rc;
         trace_add(t->trace, "allreduce", -1, 1, w0, tdp_now());
     }
     d->comm_seconds += tdp_now() - w0;
     *loss_sum = (double)g[d->n];
     return TDP_OK;
+}
+
+/* --check-sync: every rank hashes its weights; all compare (and the test switch
+ * TDP_TEST_PERTURB_RANK / TDP_TEST_PERTURB_STEP nudges one rank's weights first). */
+static int ddp_after_step(void *self, trainer_t *t, tdp_err_t *err) {
+    ddp_t *d = self;
+    d->t = t;
+    static int pr = -2;
+    static long ps;
+    if (pr == -2) {
+        const char *r = getenv("TDP_TEST_PERTURB_RANK"), *s = getenv("TDP_TEST_PERTURB_STEP");
+        pr = r ? atoi(r) : -1;
+        ps = s ? atol(s) : 1;
+    }
+    if (pr == d->rank && t->steps == ps)
+        t->params[0] += 1e-3f;
+    if (d->check_sync <= 0 || t->steps % d->check_sync != 0 || d->size == 1)
+        return TDP_OK;
+    uint64_t h = tdp_fnv1a(TDP_FNV_INIT, t->params, d->n * sizeof(float));
+    uint64_t *all = malloc((size_t)d->size * sizeof *all);
+    if (all == NULL)
+        return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory");
+    MPI_Request r;
+    int rc = post_arrivals(d, err);
+    if (rc == TDP_OK) {
+        int mrc = MPI_Iallgather(&h, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, d->comm, &r);
+        rc = mrc != MPI_SUCCESS ? ddp_mpi_fail(err, __FILE__, __LINE__, d->rank,
+                                               "MPI_Iallgather(check-sync)", mrc)
+                                : wait_all(d, 1, &r, "the --check-sync hash exchange", err);
+    }
+    for (int p = 1; rc == TDP_OK && p < d->size; p++)
+        if (all[p] != all[0])
+            rc = tdp_fail(err, TDP_ERUNTIME,
+                          "--check-sync: the weights of rank %d differ from rank 0's after step "
+                          "%ld (hash %016llx vs %016llx): the replicas have diverged",
+                          p, t->steps, (unsigned long long)all[p], (unsigned long long)all[0]);
+    free(all);
+    return rc;
 }
 
 static double ddp_comm_seconds(void *self) {
@@ -347,5 +492,6 @@ const grad_engine_t ddp_engine = {
     .grads = ddp_grads,
     .allsum = ddp_allsum,
     .comm_seconds = ddp_comm_seconds,
+    .after_step = ddp_after_step,
     .epoch_note = ddp_epoch_note,
 };

@@ -44,6 +44,18 @@ typedef struct {
     int next;        /* first bucket not started */
     int done;        /* first bucket not known complete */
     float *gather;   /* deterministic: [size][n + 1] */
+    /* the watchdog: every wait for communication gives up after comm_timeout seconds (0: never),
+     * naming the ranks whose arrival note for the step has not come */
+    double comm_timeout;
+    long step_no;            /* steps communicated so far */
+    long *arrived;           /* [size] arrival notes received (their step numbers) */
+    MPI_Request *arr_req;    /* [2 x size] receives, then sends, of arrival notes */
+    /* --check-sync: compare a hash of the weights across ranks every this many steps */
+    long check_sync;
+    /* test switches (environment): stall this rank before communicating at a step */
+    int stall_rank;
+    long stall_step;
+    double stall_seconds;
     /* hybrid: threads per rank combining their gradients before the allreduce */
     int threads;
     dp_team_t team;
@@ -77,6 +89,11 @@ int ddp_agree_status(ddp_t *d, int rc, int *who);
 
 /* Rank 0's n floats to every rank (the one replication of the model). */
 int ddp_broadcast(ddp_t *d, float *params, size_t n, tdp_err_t *err);
+
+/* The watchdog and the weight-sync check (call after ddp_setup). comm_timeout in seconds (0:
+ * none), check_sync in steps (0: none). Also reads the test switches TDP_TEST_STALL_RANK,
+ * TDP_TEST_STALL_STEP and TDP_TEST_STALL_SECONDS. */
+int ddp_set_watchdog(ddp_t *d, double comm_timeout, long check_sync, tdp_err_t *err);
 
 /* Sum doubles over ranks in place. */
 int ddp_allsum(void *self, double *v, int n, tdp_err_t *err);

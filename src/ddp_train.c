@@ -337,6 +337,8 @@ int main(int argc, char **argv) {
         if (rc == TDP_OK)
             rc = ddp_setup(&d, &s.model, (size_t)s.o.bucket_kb, !s.o.no_overlap, s.o.deterministic,
                            s.o.workers, s.batch, &err);
+        if (rc == TDP_OK)
+            rc = ddp_set_watchdog(&d, s.o.comm_timeout, s.o.check_sync, &err);
         if (rc != TDP_OK) {
             fprintf(stderr, "%s: rank %d: %s\n", prog, rank, err.msg);
             ddp_free(&d);

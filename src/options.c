@@ -42,6 +42,11 @@ static const opt_spec_t SPECS[] = {
      "ddp: gradient allreduce bucket size, 0 = one bucket"},
     {"no-overlap", K_FLAG, OFF(no_overlap), 0, 0, NULL,
      "ddp: one blocking allreduce after backward instead of buckets during it"},
+    {"comm-timeout", K_DOUBLE, OFF(comm_timeout), 0, 86400, "SECONDS",
+     "ddp: give up on any wait for communication after this long, naming the ranks that did "
+     "not arrive (0 = wait forever)"},
+    {"check-sync", K_LONG, OFF(check_sync), 0, 1e15, "STEPS",
+     "ddp: compare a hash of the weights across ranks every STEPS steps (0 = never)"},
     {"deterministic", K_FLAG, OFF(deterministic), 0, 0, NULL,
      "fixed reduction order: bitwise-reproducible runs"},
     {"gil", K_FLAG, OFF(gil), 0, 0, NULL, "dp: emulate the interpreter lock"},

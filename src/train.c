@@ -154,6 +154,8 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
             loss += step_loss;
             steps++;
             t->steps++;
+            if (eng->after_step && (rc = eng->after_step(self, t, err)) != TDP_OK)
+                return rc;
             /* every worker has the same stop slot: the engines combine it with the gradient */
             int stop = *stop_slot > 0.0f;
             int every = t->ckpt_every > 0 && t->steps % t->ckpt_every == 0;

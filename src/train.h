@@ -39,6 +39,8 @@ typedef struct {
     int (*allsum)(void *self, double *v, int n, tdp_err_t *err);
     /* Seconds of communication not hidden behind computation, so far; NULL for none. */
     double (*comm_seconds)(void *self);
+    /* Called after every optimizer step (checks across workers); NULL: none. */
+    int (*after_step)(void *self, trainer_t *t, tdp_err_t *err);
     /* Mode-specific text for the end of the per-epoch line (cumulative figures); NULL: none. */
     void (*epoch_note)(void *self, char *buf, size_t len);
 } grad_engine_t;
