@@ -161,6 +161,14 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     s->synthetic = strcmp(o->data, "synthetic") == 0;
     if (!s->synthetic && o->data_is_default && access(o->data, R_OK | X_OK) != 0)
         s->synthetic = 2; /* the default directory is missing: say so */
+    if (s->synthetic) {
+        double need = ((double)o->synthetic_train + (double)o->synthetic_test) * (c->input + 1);
+        uint64_t avail = tdp_mem_available();
+        if (avail > 0 && need > (double)avail)
+            return tdp_fail(err, TDP_EINPUT,
+                            "the synthetic set needs %.1f GB of memory, only %.1f GB is available",
+                            need / 1e9, (double)avail / 1e9);
+    }
     if (s->synthetic)
         rc = dataset_synthetic(o->seed, (size_t)o->synthetic_train, (size_t)o->synthetic_test,
                                c->input, c->output, &s->train, &s->test, err);
@@ -283,7 +291,13 @@ int main(int argc, char **argv) {
     tdp_err_t err = {0};
     setup_t s;
     memset(&s, 0, sizeof s);
-    int rc = setup(argc, argv, &s, &err);
+    /* from the start: a stop request during set-up stops the run after its first step */
+    int rc = install_stop_handlers(&err);
+    if (rc != TDP_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        return 1;
+    }
+    rc = setup(argc, argv, &s, &err);
     const int use_mpi = rc == TDP_OK ? s.o.mode == MODE_DDP : launcher_world_size() > 1;
 
     ddp_t d;
@@ -412,7 +426,6 @@ int main(int argc, char **argv) {
         const char *sa = getenv("TDP_TEST_STOP_AT"), *sr = getenv("TDP_TEST_STOP_RANK");
         if (sa != NULL && (sr == NULL || atoi(sr) == rank))
             t.stop_at = atol(sa);
-        rc = install_stop_handlers(&err);
     }
     if (rc == TDP_OK && s.o.resume_path[0]) {
         ckpt_expect_t want = {
@@ -437,6 +450,10 @@ int main(int argc, char **argv) {
             t.start_b = (long)h.next_b;
         }
     }
+    /* tests: TDP_TEST_STOP_AFTER=N acts as a signal during the N-th step of this run */
+    const char *sn = getenv("TDP_TEST_STOP_AFTER");
+    if (rc == TDP_OK && sn != NULL)
+        t.stop_at = t.steps + atol(sn);
     if (use_mpi) {
         int who = 0, worst = ddp_agree_status(&d, rc, &who);
         if (worst != TDP_OK) {

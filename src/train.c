@@ -32,6 +32,16 @@ int trainer_init(trainer_t *t, const train_config_t *cfg, tdp_err_t *err) {
                         "global batch %zu (batch %d x %d workers x %d accumulated) is larger "
                         "than the %zu training samples",
                         global, cfg->batch, cfg->world, cfg->accum, cfg->train->n);
+    /* refuse what cannot fit before allocating: three arenas and the activations */
+    double need = (double)m->nparams * sizeof(float) * 3.0 +
+                  (double)(cfg->batch > EVAL_BATCH ? cfg->batch : EVAL_BATCH) *
+                      (double)(m->cfg.input + 3 * m->max_width) * sizeof(float) * m->nlayers;
+    uint64_t avail = tdp_mem_available();
+    if (avail > 0 && need > (double)avail)
+        return tdp_fail(err, TDP_EINPUT,
+                        "the model needs %.1f GB of memory to train (%zu parameters), only "
+                        "%.1f GB is available",
+                        need / 1e9, m->nparams, (double)avail / 1e9);
     t->planned_steps = (long)t->batches * cfg->epochs;
     if (cfg->max_steps >= 0 && cfg->max_steps < t->planned_steps)
         t->planned_steps = cfg->max_steps;

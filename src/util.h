@@ -64,6 +64,9 @@ int tdp_fail_sys(tdp_err_t *err, const char *file, int line, int errno_value, co
     } while (0)
 void tdp_die(const char *file, int line, const char *what) __attribute__((noreturn));
 
+/* Bytes of memory available to a new allocation (MemAvailable of /proc/meminfo); 0 if unknown. */
+uint64_t tdp_mem_available(void);
+
 /* Monotonic wall clock in seconds. */
 double tdp_now(void);
 
