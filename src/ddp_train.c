@@ -387,6 +387,10 @@ int main(int argc, char **argv) {
                      s.o.switch_interval / 1000.0, s.o.dp_cache, &err);
         if (rc != TDP_OK)
             trainer_free(&t);
+        else if (s.o.dp_cache && !dp.cache_ok)
+            fprintf(stderr, "%s: warning: --dp-cache has no effect: this allocator ignores "
+                            "mallopt\n",
+                    prog);
     }
     if (use_mpi) {
         int who = 0, worst = ddp_agree_status(&d, rc, &who);

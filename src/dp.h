@@ -64,6 +64,7 @@ typedef struct {
     dp_team_t team;
     gil_t gil;
     int use_gil;
+    int cache_ok;               /* --dp-cache took effect */
     size_t n; /* nparams */
     /* metrics */
     double replicated_bytes; /* copied into replicas, all steps */
