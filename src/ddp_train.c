@@ -388,8 +388,9 @@ int main(int argc, char **argv) {
         if (rc != TDP_OK)
             trainer_free(&t);
         else if (s.o.dp_cache && !dp.cache_ok)
-            fprintf(stderr, "%s: warning: --dp-cache has no effect: this allocator ignores "
-                            "mallopt\n",
+            fprintf(stderr,
+                    "%s: warning: --dp-cache has no effect: this allocator ignores "
+                    "mallopt\n",
                     prog);
     }
     if (use_mpi) {
@@ -554,19 +555,10 @@ int main(int argc, char **argv) {
                     t.steps,
                     t.ckpt_path ? "checkpoint written to " : "no --checkpoint given, nothing saved",
                     t.ckpt_path ? t.ckpt_path : "", EXIT_STOPPED);
-        if (tracing)
-            trace_free(&trace);
-        if (use_dp)
-            dp_free(&dp);
-        trainer_free(&t);
-        dataset_free(&s.train);
-        dataset_free(&s.test);
-        if (use_mpi) {
-            ddp_free(&d);
-            MPI_Finalize();
-        }
-        return EXIT_STOPPED;
     }
+    const int stopped = rc == TDP_OK && t.stopped; /* no summary, no weights: not finished */
+    if (stopped)
+        rc = -1;
     if (rc == TDP_OK && rank == 0 && !s.o.quiet)
         printf("done: %ld steps, test accuracy %.4f, final loss %.4f, %.0f samples/s, %.2f s, "
                "exposed communication %.3f s\n",
@@ -610,7 +602,7 @@ int main(int argc, char **argv) {
     }
     if (rc > 0) /* not yet reported */
         fprintf(stderr, "%s: %s\n", prog, err.msg);
-    if (rc < 0)
+    if (rc < 0 && !stopped)
         rc = -rc;
     if (tracing)
         trace_free(&trace);
@@ -623,5 +615,5 @@ int main(int argc, char **argv) {
         ddp_free(&d);
         MPI_Finalize();
     }
-    return rc == TDP_OK ? 0 : rc == TDP_EINPUT ? 2 : 1;
+    return stopped ? EXIT_STOPPED : rc == TDP_OK ? 0 : rc == TDP_EINPUT ? 2 : 1;
 }

@@ -17,6 +17,9 @@ import tempfile
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.join(os.environ.get("TDP_SOURCE_DIR", "."), "scripts", "py"))
+from torch_mlp import cfg_sizes as read_cfg_shape, read_idx  # noqa: E402
+
 SRC = os.environ.get("TDP_SOURCE_DIR", ".")
 BIN = os.environ.get("TDP_BIN", "build/bin")
 DATA = "/usr/share/datasets/fashion-mnist"
@@ -54,31 +57,6 @@ def epoch_order(seed, epoch, n):
         j = ((r.next() >> 32) * (i + 1)) >> 32
         order[i], order[j] = order[j], order[i]
     return np.array(order, dtype=np.int64)
-
-
-def read_idx(path):
-    for p in (path, path + ".gz"):
-        if os.path.exists(p):
-            raw = gzip.open(p).read() if p.endswith(".gz") else open(p, "rb").read()
-            nd = raw[3]
-            dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
-            return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * nd).reshape(dims)
-    raise FileNotFoundError(path)
-
-
-def read_cfg_shape(path):
-    sizes, cur = [], None
-    for line in open(path):
-        line = line.split("#")[0].split(";")[0].strip()
-        if line.startswith("["):
-            cur = line
-        elif "=" in line:
-            k, v = (s.strip() for s in line.split("=", 1))
-            if cur == "[net]" and k == "input":
-                sizes.insert(0, int(v))
-            if cur == "[dense]" and k == "units":
-                sizes.append(int(v))
-    return sizes
 
 
 def load_weights(path, sizes):
