@@ -6,6 +6,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void report_init(report_t *r, int enabled) {
@@ -46,7 +47,37 @@ void report_epoch(report_t *r, const epoch_stats_t *s) {
     fflush(r->out);
 }
 
+/* Write to something that is not a regular file (/dev/null, a pipe) in place: renaming a file
+ * over it would replace the device. */
+static int write_in_place(const char *path, const void *data, size_t len, tdp_err_t *err) {
+    int fd = open(path, O_WRONLY);
+    if (fd < 0)
+        return tdp_fail(err, TDP_EINPUT, "cannot write %s: %s", path, strerror(errno));
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            return tdp_fail_sys(err, __FILE__, __LINE__, e, "writing %s", path);
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    if (close(fd) != 0)
+        return tdp_fail_sys(err, __FILE__, __LINE__, errno, "close %s", path);
+    return TDP_OK;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, tdp_err_t *err) {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode))
+            return tdp_fail(err, TDP_EINPUT, "cannot write %s: is a directory", path);
+        return write_in_place(path, data, len, err);
+    }
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return tdp_fail(err, TDP_EINPUT, "%s: path too long", path);

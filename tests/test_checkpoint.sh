@@ -53,7 +53,7 @@ mpirun_ -np 4 "$BIN/ddp_train" "${D[@]}" --batch 8 --resume "$T/ddp.ckpt" --dump
 # a real SIGUSR1 mid-run: checkpoint, exit 75, resume to the same weights
 "$BIN/ddp_train" --mode serial "${D[@]}" --epochs 40 --batch 32 --dump-weights "$T/long.full" || bad "long run"
 "$BIN/ddp_train" --mode serial "${D[@]}" --epochs 40 --batch 32 --checkpoint "$T/long.ckpt" \
-    --trace /dev/null 2>"$T/sig.err" &
+    2>"$T/sig.err" &
 pid=$!
 for ((i = 0; i < 200; i++)); do # bounded wait until it trains (its first checkpoint is at the end)
     [[ -d /proc/$pid ]] || break

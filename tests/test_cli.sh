@@ -91,6 +91,9 @@ if command -v /usr/bin/python3 >/dev/null; then
 fi
 "$BIN" "${TINY[@]}" --mode serial --max-steps 3 --json "$T/serial.json" --quiet &&
     grep -q '"mode": "serial"' "$T/serial.json" && ok || bad "--mode serial JSON: $(cat "$T/serial.json")"
+# writing to /dev/null leaves the device alone (outputs are renamed into place only for files)
+"$BIN" "${TINY[@]}" --mode serial --max-steps 3 --json /dev/null --dump-weights /dev/null --quiet &&
+    [[ -c /dev/null ]] && ok || bad "--json /dev/null replaced the device"
 # the same seed gives the same weights; another seed different ones
 "$BIN" "${TINY[@]}" --epochs 1 --batch 32 --dump-weights "$T/w2.bin" --quiet && cmp -s "$T/w.bin" "$T/w2.bin" && ok || bad "same seed, different weights"
 "$BIN" "${TINY[@]}" --epochs 1 --batch 32 --seed 7 --dump-weights "$T/w3.bin" --quiet && ! cmp -s "$T/w.bin" "$T/w3.bin" && ok || bad "other seed, same weights"
