@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 EPOCHS=${TDP_SOAK_EPOCHS:-60}
 D=(--model "$SRC/models/tiny.cfg" --data synthetic --synthetic-train 8192 --synthetic-test 256
-    --epochs "$EPOCHS" --batch 32 --quiet)
+    --batch 32 --quiet)
 
 # soak NAME LAUNCH... -- ARGS: sample the (first) ddp_train process of the run
 soak() {
@@ -52,9 +52,10 @@ soak() {
             exit !(q2 <= q1 + 4096 && t2 <= t1 && f2 <= f1)
         }' "$T/$name.samples" && ok || bad "$name: memory, threads or descriptors grew"
 }
-soak serial env -- --mode serial
-soak dp env -- --mode dp --workers 2
-soak dp_pool_cache env -- --mode dp --workers 2 --dp-pool --dp-cache --gil
-soak ddp mpirun_ -np 2 -- --checkpoint "$T/soak.ckpt" --checkpoint-every 50
-soak hybrid mpirun_ -np 1 -- --workers 2
+# the fast modes get more epochs, so that every run is sampled often enough to judge
+soak serial env -- --mode serial --epochs $((4 * EPOCHS))
+soak dp env -- --mode dp --workers 2 --epochs "$EPOCHS"
+soak dp_pool_cache env -- --mode dp --workers 2 --dp-pool --dp-cache --gil --epochs $((4 * EPOCHS))
+soak ddp mpirun_ -np 2 -- --checkpoint "$T/soak.ckpt" --checkpoint-every 50 --epochs "$EPOCHS"
+soak hybrid mpirun_ -np 1 -- --workers 2 --epochs $((2 * EPOCHS))
 finish
