@@ -176,6 +176,10 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 echo "machine: $CORES cores, ${cpu:-unknown CPU}, $(gcc -dumpfullversion 2>/dev/null | sed 's/^/gcc /'), $(mpirun --version 2>/dev/null | head -1)"
 echo "load average: $load_before before the run, $load_after after (1 minute)"
+# before: others were busy; after: more than this run itself (at most one busy thread per core) explains
+if awk -v a="$load_before" -v b="$load_after" -v c="$CORES" 'BEGIN { exit !(a > c / 2 || b > c * 1.25) }'; then
+    echo "WARNING: other work shared the $CORES cores during this run: the CPU-bound timings are distorted; run again on an idle machine"
+fi
 echo "sizes: $scale; I/O: $REQUESTS requests, local server answering after $LATENCY ms; median of $repeat runs per cell ($((3 * repeat)) for the sum)"
 echo "notebook: Python with the GIL on its own machine (its figures are for primes below 10^7 and sum 2 x 10^8)"
 echo
@@ -196,5 +200,5 @@ echo "What to check (expected, then seen here):"
 echo "- CPU-bound work gains nothing under the lock: sum gil-threads $(sp "$SK" gil-threads)x, thread-pool --gil $(sp "$SK" "thread-pool --gil")x, primes gil-threads $(sp "$PK" gil-threads)x over serial (notebook: 0.29x and 0.26x)"
 echo "- without the lock, threads and processes gain about P = $CORES x: sum threads $(sp "$SK" threads)x, processes $(sp "$SK" processes)x, process-pool $(sp "$SK" process-pool)x; primes threads $(sp "$PK" threads)x, process-pool $(sp "$PK" process-pool)x, at most ${bound}x with these chunks (unequal work: run one after another they take $chunk_s s)"
 startup() { printf '%s\n' "${rows[@]}" | sed -n "s/^| $SK | $1 | .*last task began after \([0-9.]*\) ms.*/\1/p"; }
-echo "- starting a worker costs: the sum's last task began $(startup processes) ms into the run with processes (a fork of this process), $(startup process-pool) ms with the process pool, $(startup threads) ms with threads; each task lasts about $(awk -v s="${SEC["$SK|serial"]}" 'BEGIN { printf "%.0f", s * 1000 / 2 }') ms here (--full doubles it)"
+echo "- starting a worker costs: the sum's last task began $(startup processes) ms into the run with processes (a fork of this process), $(startup process-pool) ms with the process pool, $(startup threads) ms with threads; each task lasts about $(awk -v s="${SEC["$SK|serial"]}" 'BEGIN { printf "%.0f", s * 1000 / 2 }') ms here$( ((full)) || echo " (--full doubles it)")"
 echo "- I/O-bound work gains with threads even under the lock: gil-threads $(sp "$IOK" gil-threads)x, the $REQUESTS requests at once (notebook: 2.49x)"
