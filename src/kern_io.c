@@ -112,6 +112,9 @@ static void *conn_main(void *arg) {
     while (!s->stopping && pthread_cond_timedwait(&s->stop_cv, &s->mu, &dl) != ETIMEDOUT)
         ;
     int stopped = s->stopping;
+    /* the wait is over: the request is no longer in flight once its answer goes out (a client
+     * that sends its next request on receipt must not see it counted twice) */
+    s->in_flight--;
     pthread_mutex_unlock(&s->mu);
 
     int sent = 0;
@@ -138,7 +141,6 @@ static void *conn_main(void *arg) {
     }
     close(fd);
     pthread_mutex_lock(&s->mu);
-    s->in_flight--;
     s->served += (unsigned long)sent;
     pthread_mutex_unlock(&s->mu);
     return NULL;
