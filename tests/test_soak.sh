@@ -42,12 +42,14 @@ soak() {
         bad "$name: only $n samples (the run was too short to judge)"
         return
     fi
-    # steady state from the first quarter on; the last samples may be the exit path
+    # steady state from the first quarter on; the last samples may be the exit path. Memory: the
+    # highest level must not rise. Threads and descriptors: a leak raises the lowest count (a
+    # checkpoint being written holds two descriptors for a moment, a DP step its threads).
     awk -v name="$name" -v n="$n" '
-        NR > n / 4 && NR <= n / 2 { if ($1 > q1) q1 = $1; if ($2 > t1) t1 = $2; if ($3 > f1) f1 = $3 }
-        NR > n / 2 && NR <= n - 2 { if ($1 > q2) q2 = $1; if ($2 > t2) t2 = $2; if ($3 > f2) f2 = $3 }
+        NR > n / 4 && NR <= n / 2 { if ($1 > q1) q1 = $1; if (t1 == "" || $2 < t1) t1 = $2; if (f1 == "" || $3 < f1) f1 = $3 }
+        NR > n / 2 && NR <= n - 2 { if ($1 > q2) q2 = $1; if (t2 == "" || $2 < t2) t2 = $2; if (f2 == "" || $3 < f2) f2 = $3 }
         END {
-            printf "%s: %d samples, RSS %.1f MB -> %.1f MB (max, first quarter vs second half), threads %d -> %d, fds %d -> %d\n",
+            printf "%s: %d samples, RSS %.1f MB -> %.1f MB (highest, first quarter vs second half), threads %d -> %d, fds %d -> %d (lowest)\n",
                 name, n, q1 / 1024, q2 / 1024, t1, t2, f1, f2
             exit !(q2 <= q1 + 4096 && t2 <= t1 && f2 <= f1)
         }' "$T/$name.samples" && ok || bad "$name: memory, threads or descriptors grew"
