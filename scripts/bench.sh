@@ -98,6 +98,9 @@ train() {
     shift 4
     local launch=()
     ((np > 0)) && launch=(mpirun_ -np "$np")
+    # threads per rank (hybrid): a rank bound to one core would run its threads on that core
+    [[ " $* " == *" --workers "* ]] && ((np > 0)) &&
+        launch=(mpirun --bind-to none --oversubscribe -np "$np")
     "${launch[@]}" $BIN/ddp_train --model "models/$model.cfg" --data "$DATA" --epochs 100 \
         --max-steps "$steps" --json "$T/$name.json" --quiet "$@" >"$T/$name.log" 2>&1 ||
         { echo "bench.sh: run $name failed: $(tail -3 "$T/$name.log")" >&2; exit 1; }
