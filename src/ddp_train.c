@@ -59,22 +59,6 @@ static int install_stop_handlers(tdp_err_t *err) {
     return TDP_OK;
 }
 
-/* An output path must be writable before any work starts, so a typo fails in a second. */
-static int check_output_path(const char *opt, const char *path, tdp_err_t *err) {
-    if (path[0] == '\0')
-        return TDP_OK;
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return tdp_fail(err, TDP_EINPUT, "--%s %s: is a directory", opt, path);
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    const char *dir = dirname(buf);
-    if (access(dir, W_OK) != 0)
-        return tdp_fail(err, TDP_EINPUT, "--%s %s: directory %s is not writable: %s", opt, path,
-                        dir, strerror(errno));
-    return TDP_OK;
-}
-
 static int dump_weights(const char *path, const float *w, size_t n, tdp_err_t *err) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     return write_file_atomic(path, w, n * sizeof(float), err);
@@ -152,10 +136,10 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
                                     : OPT_DEFAULT_WEIGHT_DECAY;
     if (o->checkpoint_every > 0 && o->checkpoint_path[0] == '\0')
         return tdp_fail(err, TDP_EINPUT, "--checkpoint-every needs --checkpoint FILE");
-    if ((rc = check_output_path("checkpoint", o->checkpoint_path, err)) != TDP_OK ||
-        (rc = check_output_path("json", o->json_path, err)) != TDP_OK ||
-        (rc = check_output_path("dump-weights", o->dump_weights_path, err)) != TDP_OK ||
-        (rc = check_output_path("trace", o->trace_path, err)) != TDP_OK)
+    if ((rc = report_check_output("checkpoint", o->checkpoint_path, err)) != TDP_OK ||
+        (rc = report_check_output("json", o->json_path, err)) != TDP_OK ||
+        (rc = report_check_output("dump-weights", o->dump_weights_path, err)) != TDP_OK ||
+        (rc = report_check_output("trace", o->trace_path, err)) != TDP_OK)
         return rc;
 
     s->synthetic = strcmp(o->data, "synthetic") == 0;

@@ -19,6 +19,7 @@
 #include "kern_share.h"
 #include "kern_sum.h"
 #include "kern_tasks.h"
+#include "report.h"
 #include "util.h"
 
 static const char *prog = "kernels";
@@ -343,22 +344,6 @@ static int online_cores(void) {
     return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
-/* An output path must be usable before any work starts. */
-static int check_output_path(const char *opt, const char *path, tdp_err_t *err) {
-    if (path[0] == '\0')
-        return TDP_OK;
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return tdp_fail(err, TDP_EINPUT, "--%s %s: is a directory", opt, path);
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    const char *dir = dirname(buf);
-    if (access(dir, W_OK) != 0)
-        return tdp_fail(err, TDP_EINPUT, "--%s %s: directory %s is not writable: %s", opt, path,
-                        dir, strerror(errno));
-    return TDP_OK;
-}
-
 /* Consistency of the options with the subcommand and the mode; fills in the defaults that depend
  * on them. The mpi world size is checked later, once MPI is up. */
 static int resolve(kopts_t *o, tdp_err_t *err) {
@@ -369,7 +354,7 @@ static int resolve(kopts_t *o, tdp_err_t *err) {
                             "share: --mode %s: share runs its own threads, processes and pool; "
                             "only --mode mpi changes it",
                             mode);
-        return check_output_path("json", o->json, err);
+        return report_check_output("json", o->json, err);
     }
     if (o->gil && o->mode != KERN_THREAD_POOL)
         return tdp_fail(err, TDP_EINPUT,
@@ -416,7 +401,7 @@ static int resolve(kopts_t *o, tdp_err_t *err) {
     } else if (o->mode != KERN_MPI && !given(o, "workers")) {
         o->workers = online_cores();
     }
-    return check_output_path("json", o->json, err);
+    return report_check_output("json", o->json, err);
 }
 
 /* ---- running and reporting ---- */

@@ -47,6 +47,21 @@ void report_epoch(report_t *r, const epoch_stats_t *s) {
     fflush(r->out);
 }
 
+int report_check_output(const char *opt, const char *path, tdp_err_t *err) {
+    if (path[0] == '\0')
+        return TDP_OK;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return tdp_fail(err, TDP_EINPUT, "--%s %s: is a directory", opt, path);
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    const char *dir = dirname(buf);
+    if (access(dir, W_OK) != 0)
+        return tdp_fail(err, TDP_EINPUT, "--%s %s: directory %s is not writable: %s", opt, path,
+                        dir, strerror(errno));
+    return TDP_OK;
+}
+
 /* Write to something that is not a regular file (/dev/null, a pipe) in place: renaming a file
  * over it would replace the device. */
 static int write_in_place(const char *path, const void *data, size_t len, tdp_err_t *err) {

@@ -51,6 +51,10 @@ void report_epoch(report_t *r, const epoch_stats_t *s);
 /* Write the summary to path atomically (temporary file, then rename). */
 int report_write_json(const char *path, const run_summary_t *s, tdp_err_t *err);
 
+/* An output path (option --opt) must be usable before any work starts, so that a typo fails in
+ * a second: not a directory, in a writable directory. An empty path is no output: TDP_OK. */
+int report_check_output(const char *opt, const char *path, tdp_err_t *err);
+
 /* Write `len` bytes to `path` atomically: path.tmp.PID, fsync, rename. Nothing is left behind
  * on failure. */
 int write_file_atomic(const char *path, const void *data, size_t len, tdp_err_t *err);
