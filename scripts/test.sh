@@ -13,7 +13,7 @@ if [[ ${TDP_SANITIZERS:-1} != 0 ]]; then
         dir=build-${spec%%:*}
         cmake -S . -B "$dir" "${spec#*:}" -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
             >/dev/null
-        cmake --build "$dir" -j "$(nproc)" --target ddp_train >/dev/null
+        cmake --build "$dir" -j "$(nproc)" --target ddp_train kernels >/dev/null
     done
     cmake -S . -B build-asan -DTDP_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         >/dev/null
