@@ -8,7 +8,7 @@ int gil_init(gil_t *g, double switch_interval_seconds, tdp_err_t *err) {
     g->locked = 0;
     g->switch_number = 0;
     g->holder = g->last_holder = NULL;
-    g->drop_request = 0;
+    __atomic_store_n(&g->drop_request, 0, __ATOMIC_RELAXED);
     g->interval = switch_interval_seconds;
     g->wait_seconds = 0.0;
     g->forced_switches = 0;
@@ -47,7 +47,7 @@ static void take_locked(gil_t *g, const void *self) {
             int rc = pthread_cond_timedwait(&g->cond, &g->mu, &dl);
             /* timed out and nobody switched meanwhile: ask the holder to drop it */
             if (rc == ETIMEDOUT && g->locked && g->switch_number == seen)
-                g->drop_request = 1;
+                __atomic_store_n(&g->drop_request, 1, __ATOMIC_RELAXED);
         }
         g->wait_seconds += tdp_now() - t0;
     }
@@ -55,8 +55,9 @@ static void take_locked(gil_t *g, const void *self) {
     g->holder = self;
     g->switch_number++;
     pthread_cond_broadcast(&g->switch_cond);
-    if (g->drop_request)
-        g->drop_request = 0;
+    /* the request is read without the mutex at check points: every access is atomic */
+    if (__atomic_load_n(&g->drop_request, __ATOMIC_RELAXED))
+        __atomic_store_n(&g->drop_request, 0, __ATOMIC_RELAXED);
 }
 
 /* drop_gil; g->mu held */
@@ -83,7 +84,7 @@ void gil_check(gil_t *g, const void *self) {
     if (!__atomic_load_n(&g->drop_request, __ATOMIC_RELAXED))
         return;
     pthread_mutex_lock(&g->mu);
-    if (g->drop_request && g->holder == self) {
+    if (__atomic_load_n(&g->drop_request, __ATOMIC_RELAXED) && g->holder == self) {
         drop_locked(g, self);
         g->forced_switches++;
         /* forced switching: wait until another thread has taken the lock */

@@ -25,7 +25,7 @@ typedef struct {
     unsigned long switch_number; /* counts takes */
     const void *holder;          /* identity of the current holder (a per-thread token) */
     const void *last_holder;
-    volatile int drop_request;
+    int drop_request;    /* accessed atomically only */
     double interval;     /* seconds */
     double wait_seconds; /* summed over all threads */
     unsigned long forced_switches;
