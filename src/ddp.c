@@ -192,9 +192,9 @@ static int post_arrivals(ddp_t *d, tdp_err_t *err) {
             continue;
         TDP_MPI(MPI_Irecv(&d->arrived[p], 1, MPI_LONG, p, ARRIVAL_TAG, d->comm, &d->arr_req[p]),
                 d->rank, err);
-        TDP_MPI(MPI_Isend(&d->step_no, 1, MPI_LONG, p, ARRIVAL_TAG, d->comm,
-                          &d->arr_req[d->size + p]),
-                d->rank, err);
+        TDP_MPI(
+            MPI_Isend(&d->step_no, 1, MPI_LONG, p, ARRIVAL_TAG, d->comm, &d->arr_req[d->size + p]),
+            d->rank, err);
     }
     return TDP_OK;
 }
@@ -343,8 +343,8 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
         on_progress(d, 0); /* nothing left to compute: start what is not started */
         if (d->mpi_rc != MPI_SUCCESS)
             return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallreduce", d->mpi_rc);
-        int rc = wait_all(d, d->nbuckets - d->done, d->req + d->done, "the gradient allreduce",
-                          err);
+        int rc =
+            wait_all(d, d->nbuckets - d->done, d->req + d->done, "the gradient allreduce", err);
         if (rc != TDP_OK)
             return rc;
         double w1 = tdp_now();
@@ -356,9 +356,9 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
         const size_t total = d->n + TRAIN_EXTRA;
         g[d->n] = (float)d->local_loss;
         MPI_Request r;
-        TDP_MPI(MPI_Iallgather(g, (int)total, MPI_FLOAT, d->gather, (int)total, MPI_FLOAT,
-                               d->comm, &r),
-                d->rank, err);
+        TDP_MPI(
+            MPI_Iallgather(g, (int)total, MPI_FLOAT, d->gather, (int)total, MPI_FLOAT, d->comm, &r),
+            d->rank, err);
         int rc = wait_all(d, 1, &r, "the gradient allgather", err);
         if (rc != TDP_OK)
             return rc;
@@ -409,9 +409,9 @@ static int ddp_after_step(void *self, trainer_t *t, tdp_err_t *err) {
     int rc = post_arrivals(d, err);
     if (rc == TDP_OK) {
         int mrc = MPI_Iallgather(&h, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, d->comm, &r);
-        rc = mrc != MPI_SUCCESS ? ddp_mpi_fail(err, __FILE__, __LINE__, d->rank,
-                                               "MPI_Iallgather(check-sync)", mrc)
-                                : wait_all(d, 1, &r, "the --check-sync hash exchange", err);
+        rc = mrc != MPI_SUCCESS
+                 ? ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallgather(check-sync)", mrc)
+                 : wait_all(d, 1, &r, "the --check-sync hash exchange", err);
     }
     for (int p = 1; rc == TDP_OK && p < d->size; p++)
         if (all[p] != all[0])

@@ -47,9 +47,9 @@ typedef struct {
     /* the watchdog: every wait for communication gives up after comm_timeout seconds (0: never),
      * naming the ranks whose arrival note for the step has not come */
     double comm_timeout;
-    long step_no;            /* steps communicated so far */
-    long *arrived;           /* [size] arrival notes received (their step numbers) */
-    MPI_Request *arr_req;    /* [2 x size] receives, then sends, of arrival notes */
+    long step_no;         /* steps communicated so far */
+    long *arrived;        /* [size] arrival notes received (their step numbers) */
+    MPI_Request *arr_req; /* [2 x size] receives, then sends, of arrival notes */
     /* --check-sync: compare a hash of the weights across ranks every this many steps */
     long check_sync;
     /* test switches (environment): stall this rank before communicating at a step */

@@ -64,8 +64,8 @@ typedef struct {
     dp_team_t team;
     gil_t gil;
     int use_gil;
-    int cache_ok;               /* --dp-cache took effect */
-    size_t n; /* nparams */
+    int cache_ok; /* --dp-cache took effect */
+    size_t n;     /* nparams */
     /* metrics */
     double replicated_bytes; /* copied into replicas, all steps */
     double replicate_s, scatter_s, compute_s, gather_s;

@@ -37,9 +37,9 @@ typedef struct {
     int bucket_kb;          /* ddp: allreduce bucket size */
     int no_overlap;         /* ddp: one blocking allreduce after backward */
     int dp_pool;            /* dp: persistent worker threads */
-    int dp_cache;            /* dp: keep freed replica memory mapped */
-    double comm_timeout;     /* ddp: seconds, 0 = none */
-    long check_sync;         /* ddp: steps, 0 = none */
+    int dp_cache;           /* dp: keep freed replica memory mapped */
+    double comm_timeout;    /* ddp: seconds, 0 = none */
+    long check_sync;        /* ddp: steps, 0 = none */
     double switch_interval; /* --gil: milliseconds */
 } options_t;
 

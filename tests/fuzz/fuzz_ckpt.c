@@ -24,8 +24,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             __builtin_trap();
         ready = 1;
     }
-    ckpt_expect_t want = {.nparams = m.nparams, .shape_hash = model_shape_hash(&m),
-                          .options_hash = 0, .mode = 0, .workers = 1, .batch = 4, .accum = 1};
+    ckpt_expect_t want = {.nparams = m.nparams,
+                          .shape_hash = model_shape_hash(&m),
+                          .options_hash = 0,
+                          .mode = 0,
+                          .workers = 1,
+                          .batch = 4,
+                          .accum = 1};
     float params[17], velocity[17];
     ckpt_header_t h;
     if (ckpt_parse(data, size, "fuzz", &want, &h, params, velocity, &err) == TDP_OK &&
