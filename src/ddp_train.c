@@ -271,6 +271,19 @@ static void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
     fflush(stdout);
 }
 
+/* Free what a run holds once its trainer exists (dp and d may be NULL), and end MPI. */
+static void release(setup_t *s, trainer_t *t, dp_t *dp, ddp_t *d) {
+    if (dp != NULL)
+        dp_free(dp);
+    trainer_free(t);
+    dataset_free(&s->train);
+    dataset_free(&s->test);
+    if (d != NULL) {
+        ddp_free(d);
+        MPI_Finalize();
+    }
+}
+
 int main(int argc, char **argv) {
     tdp_err_t err = {0};
     setup_t s;
@@ -454,15 +467,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: %s\n", prog, err.msg);
     }
     if (rc != TDP_OK) {
-        if (use_dp)
-            dp_free(&dp);
-        trainer_free(&t);
-        dataset_free(&s.train);
-        dataset_free(&s.test);
-        if (use_mpi) {
-            ddp_free(&d);
-            MPI_Finalize();
-        }
+        release(&s, &t, use_dp ? &dp : NULL, use_mpi ? &d : NULL);
         return rc == TDP_EINPUT ? 2 : 1;
     }
 
@@ -590,14 +595,6 @@ int main(int argc, char **argv) {
         rc = -rc;
     if (tracing)
         trace_free(&trace);
-    if (use_dp)
-        dp_free(&dp);
-    trainer_free(&t);
-    dataset_free(&s.train);
-    dataset_free(&s.test);
-    if (use_mpi) {
-        ddp_free(&d);
-        MPI_Finalize();
-    }
+    release(&s, &t, use_dp ? &dp : NULL, use_mpi ? &d : NULL);
     return stopped ? EXIT_STOPPED : rc == TDP_OK ? 0 : rc == TDP_EINPUT ? 2 : 1;
 }
