@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-# the extra builds some tests run (TDP_SANITIZERS=0 skips them; those tests then say skipped):
-# ThreadSanitizer, AddressSanitizer+UBSan, and a build without -march=native for valgrind
+# the extra builds (TDP_SANITIZERS=0 skips them; the tests that need them then say skipped):
+# ThreadSanitizer, AddressSanitizer+UBSan (the whole suite runs again there), and a build
+# without -march=native for valgrind
 if [[ ${TDP_SANITIZERS:-1} != 0 ]]; then
     command -v valgrind >/dev/null || {
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
@@ -21,10 +22,8 @@ if [[ ${TDP_SANITIZERS:-1} != 0 ]]; then
 fi
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j 2 "$@"
 if [[ ${TDP_SANITIZERS:-1} != 0 && $# == 0 ]]; then
-    # The unit tests, the fuzz corpora, the command line and DP again in the AddressSanitizer +
-    # UBSan build (leak checking is off here because Open MPI's singleton start-up keeps memory
-    # until exit; the dp_asan test above checks leaks of the single-process modes).
+    # The whole suite again against the AddressSanitizer + UBSan build, with leak checking
+    # (tests/CMakeLists.txt sets the sanitizers' options and Open MPI's leak suppressions).
     echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
-    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        ctest --test-dir build-asan --output-on-failure -j 2 -R '^test_|^fuzz_replay|^cli$|^dp$'
+    ctest --test-dir build-asan --output-on-failure -j 2
 fi

@@ -27,7 +27,9 @@ soak() {
         sleep 0.02
     done
     : >"$T/$name.samples"
-    while [[ -n $pid && -r /proc/$pid/status ]]; do
+    # sample until the run has written its JSON (at the end of training): what follows is the
+    # exit path (and, in the AddressSanitizer build, LeakSanitizer's check, which allocates)
+    while [[ -n $pid && -r /proc/$pid/status && ! -e $marker ]]; do
         local rss thr fds
         rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
         thr=$(awk '/^Threads:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
@@ -42,7 +44,8 @@ soak() {
         bad "$name: only $n samples (the run was too short to judge)"
         return
     fi
-    # steady state from the first quarter on; the last samples may be the exit path. Memory: the
+    # steady state from the first quarter on; the last samples may be the writing of the JSON or the
+    # checkpoint. Memory: the
     # highest level must not rise. Threads and descriptors: a leak raises the lowest count (a
     # checkpoint being written holds two descriptors for a moment, a DP step its threads).
     awk -v name="$name" -v n="$n" '
