@@ -45,22 +45,26 @@ soak() {
         return
     fi
     # steady state from the first quarter on; the last samples may be the writing of the JSON or the
-    # checkpoint. Memory: the
-    # highest level must not rise. Threads and descriptors: a leak raises the lowest count (a
-    # checkpoint being written holds two descriptors for a moment, a DP step its threads).
-    awk -v name="$name" -v n="$n" '
+    # checkpoint. Memory: the highest level must not rise. Threads and descriptors: a leak raises
+    # the lowest count (a checkpoint being written holds two descriptors for a moment, a DP step
+    # its threads). Memory is not judged for the runs named in TDP_SOAK_RSS_UNJUDGED (the
+    # AddressSanitizer build names dp: its runtime keeps ~100 bytes for every thread ever started,
+    # and DP without --dp-pool starts two per step; a create/join loop of 10 lines grows the same).
+    local judge_rss=1
+    [[ " ${TDP_SOAK_RSS_UNJUDGED:-} " == *" $name "* ]] && judge_rss=0
+    awk -v name="$name" -v n="$n" -v judge_rss="$judge_rss" '
         NR > n / 4 && NR <= n / 2 { if ($1 > q1) q1 = $1; if (t1 == "" || $2 < t1) t1 = $2; if (f1 == "" || $3 < f1) f1 = $3 }
         NR > n / 2 && NR <= n - 2 { if ($1 > q2) q2 = $1; if (t2 == "" || $2 < t2) t2 = $2; if (f2 == "" || $3 < f2) f2 = $3 }
         END {
-            printf "%s: %d samples, RSS %.1f MB -> %.1f MB (highest, first quarter vs second half), threads %d -> %d, fds %d -> %d (lowest)\n",
-                name, n, q1 / 1024, q2 / 1024, t1, t2, f1, f2
-            exit !(q2 <= q1 + 4096 && t2 <= t1 && f2 <= f1)
+            printf "%s: %d samples, RSS %.1f MB -> %.1f MB (highest, first quarter vs second half%s), threads %d -> %d, fds %d -> %d (lowest)\n",
+                name, n, q1 / 1024, q2 / 1024, judge_rss ? "" : ", not judged here", t1, t2, f1, f2
+            exit !((!judge_rss || q2 <= q1 + 4096) && t2 <= t1 && f2 <= f1)
         }' "$T/$name.samples" && ok || bad "$name: memory, threads or descriptors grew"
 }
 # the fast modes get more epochs, so that every run is sampled often enough to judge
 soak serial env -- --mode serial --epochs $((4 * EPOCHS))
-soak dp env -- --mode dp --workers 2 --epochs "$EPOCHS"
+soak dp env -- --mode dp --workers 2 --epochs $((2 * EPOCHS))
 soak dp_pool_cache env -- --mode dp --workers 2 --dp-pool --dp-cache --gil --epochs $((4 * EPOCHS))
-soak ddp mpirun_ -np 2 -- --checkpoint "$T/soak.ckpt" --checkpoint-every 50 --epochs "$EPOCHS"
-soak hybrid mpirun_ -np 1 -- --workers 2 --epochs $((2 * EPOCHS))
+soak ddp mpirun_ -np 2 -- --checkpoint "$T/soak.ckpt" --checkpoint-every 50 --epochs $((3 * EPOCHS))
+soak hybrid mpirun_ -np 1 -- --workers 2 --epochs $((3 * EPOCHS))
 finish
