@@ -17,29 +17,16 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_mlp import DATA, cfg_sizes, read_idx  # noqa: E402
+from torch_mlp import load_train, mlp_setup  # noqa: E402
 
 
 def worker(rank, a, init_file, out):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method="file://" + init_file, rank=rank,
                             world_size=a.np)
-    torch.manual_seed(0)
-    sizes = cfg_sizes(a.model)
-    layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(torch.nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.ReLU())
-    net = torch.nn.parallel.DistributedDataParallel(torch.nn.Sequential(*layers))
-    opt = torch.optim.SGD(net.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
-    lossf = torch.nn.CrossEntropyLoss()
-    import numpy as np
-    x_all = torch.from_numpy(read_idx(os.path.join(DATA, "train-images-idx3-ubyte"))
-                             .reshape(-1, sizes[0]).copy())
-    y_all = torch.from_numpy(read_idx(os.path.join(DATA, "train-labels-idx1-ubyte"))
-                             .astype(np.int64))
-    mean, std = x_all.float().mean() / 255, (x_all.float() / 255).std()
+    sizes, net, opt, lossf = mlp_setup(a.model, a.lr,
+                                       wrap=torch.nn.parallel.DistributedDataParallel)
+    x_all, y_all, mean, std = load_train(sizes[0])
     n = x_all.shape[0]
     g = a.batch * a.np
     per_epoch = n // g

@@ -42,6 +42,32 @@ def cfg_sizes(path):
     return sizes
 
 
+def mlp_setup(model, lr, wrap=lambda net: net):
+    """The MLP of a model file (seeded like every benchmark run), wrapped by `wrap` (e.g. in
+    DistributedDataParallel), its SGD (ddp_train's defaults) and loss: sizes, net, opt, lossf."""
+    torch.manual_seed(0)
+    sizes = cfg_sizes(model)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    net = wrap(torch.nn.Sequential(*layers))
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    return sizes, net, opt, torch.nn.CrossEntropyLoss()
+
+
+def load_train(n_in):
+    """The Fashion-MNIST training set as ddp_train keeps it: uint8 pixels (rows of n_in), int64
+    labels, and the mean and standard deviation that standardise a batch."""
+    x_all = torch.from_numpy(read_idx(os.path.join(DATA, "train-images-idx3-ubyte"))
+                             .reshape(-1, n_in).copy())
+    y_all = torch.from_numpy(read_idx(os.path.join(DATA, "train-labels-idx1-ubyte"))
+                             .astype(np.int64))
+    mean, std = x_all.float().mean() / 255, (x_all.float() / 255).std()
+    return x_all, y_all, mean, std
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="models/fashion-mlp.cfg")
@@ -51,21 +77,8 @@ def main():
     ap.add_argument("--lr", type=float, default=0.02)
     a = ap.parse_args()
     torch.set_num_threads(1)
-    torch.manual_seed(0)
-    sizes = cfg_sizes(a.model)
-    layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(torch.nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.ReLU())
-    net = torch.nn.Sequential(*layers)
-    opt = torch.optim.SGD(net.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
-    lossf = torch.nn.CrossEntropyLoss()
-    x_all = torch.from_numpy(read_idx(os.path.join(DATA, "train-images-idx3-ubyte"))
-                             .reshape(-1, sizes[0]).copy())
-    y_all = torch.from_numpy(read_idx(os.path.join(DATA, "train-labels-idx1-ubyte"))
-                             .astype(np.int64))
-    mean, std = x_all.float().mean() / 255, (x_all.float() / 255).std()
+    sizes, net, opt, lossf = mlp_setup(a.model, a.lr)
+    x_all, y_all, mean, std = load_train(sizes[0])
     n = x_all.shape[0]
     per_epoch = n // a.batch
     order = torch.randperm(n)
