@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "argnum.h"
 #include "kern_io.h"
 #include "kern_json.h"
 #include "kern_modes.h"
@@ -244,25 +245,15 @@ static int parse_value(const spec_t *s, const char *v, kopts_t *o, tdp_err_t *er
         return TDP_OK;
     }
     case K_INT: {
-        long long x = strtoll(v, &end, 10);
-        if (*v == '\0' || errno != 0 || *end != '\0')
-            return tdp_fail(err, TDP_EINPUT, "--%s: '%s' is not an integer", s->name, v);
-        if ((double)x < s->lo || (double)x > s->hi)
-            return tdp_fail(err, TDP_EINPUT, "--%s: %lld is out of range [%.0f, %.0f]", s->name, x,
-                            s->lo, s->hi);
+        long long x = 0;
+        int rc = argnum_integer(s->name, v, s->lo, s->hi, &x, err);
+        if (rc != TDP_OK)
+            return rc;
         *(int *)p = (int)x;
         return TDP_OK;
     }
-    case K_DOUBLE: {
-        double x = strtod(v, &end);
-        if (*v == '\0' || errno != 0 || *end != '\0' || !isfinite(x))
-            return tdp_fail(err, TDP_EINPUT, "--%s: '%s' is not a finite number", s->name, v);
-        if (x < s->lo || x > s->hi)
-            return tdp_fail(err, TDP_EINPUT, "--%s: %g is out of range [%g, %g]", s->name, x, s->lo,
-                            s->hi);
-        *(double *)p = x;
-        return TDP_OK;
-    }
+    case K_DOUBLE:
+        return argnum_real(s->name, v, s->lo, s->hi, (double *)p, err);
     }
     return tdp_fail(err, TDP_EINPUT, "--%s: unhandled option kind", s->name);
 }

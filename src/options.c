@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argnum.h"
+
 typedef enum { K_FLAG, K_INT, K_LONG, K_U64, K_DOUBLE, K_STR, K_MODE, K_SCHED } kind_t;
 
 typedef struct {
@@ -217,28 +219,18 @@ static int parse_value(const opt_spec_t *s, const char *v, options_t *o, tdp_err
     }
     case K_INT:
     case K_LONG: {
-        long long x = strtoll(v, &end, 10);
-        if (*v == '\0' || errno != 0 || *end != '\0')
-            return tdp_fail(err, TDP_EINPUT, "--%s: '%s' is not an integer", s->name, v);
-        if ((double)x < s->lo || (double)x > s->hi)
-            return tdp_fail(err, TDP_EINPUT, "--%s: %lld is out of range [%.0f, %.0f]", s->name, x,
-                            s->lo, s->hi);
+        long long x = 0;
+        int rc = argnum_integer(s->name, v, s->lo, s->hi, &x, err);
+        if (rc != TDP_OK)
+            return rc;
         if (s->kind == K_INT)
             *(int *)p = (int)x;
         else
             *(long *)p = (long)x;
         return TDP_OK;
     }
-    case K_DOUBLE: {
-        double x = strtod(v, &end);
-        if (*v == '\0' || errno != 0 || *end != '\0' || !isfinite(x))
-            return tdp_fail(err, TDP_EINPUT, "--%s: '%s' is not a finite number", s->name, v);
-        if (x < s->lo || x > s->hi)
-            return tdp_fail(err, TDP_EINPUT, "--%s: %g is out of range [%g, %g]", s->name, x, s->lo,
-                            s->hi);
-        *(double *)p = x;
-        return TDP_OK;
-    }
+    case K_DOUBLE:
+        return argnum_real(s->name, v, s->lo, s->hi, (double *)p, err);
     }
     return tdp_fail(err, TDP_EINPUT, "--%s: unhandled option kind", s->name);
 }
