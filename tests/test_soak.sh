@@ -48,8 +48,8 @@ soak() {
     # checkpoint. Memory: the highest level must not rise. Threads and descriptors: a leak raises
     # the lowest count (a checkpoint being written holds two descriptors for a moment, a DP step
     # its threads). Memory is not judged for the runs named in TDP_SOAK_RSS_UNJUDGED (the
-    # AddressSanitizer build names dp: its runtime keeps ~100 bytes for every thread ever started,
-    # and DP without --dp-pool starts two per step; a create/join loop of 10 lines grows the same).
+    # AddressSanitizer build names dp: its runtime grows with every thread ever started, and DP
+    # without --dp-pool starts two per step; a create/join loop of 10 lines grows the same).
     local judge_rss=1
     [[ " ${TDP_SOAK_RSS_UNJUDGED:-} " == *" $name "* ]] && judge_rss=0
     awk -v name="$name" -v n="$n" -v judge_rss="$judge_rss" '
