@@ -296,7 +296,8 @@ steps_list=""
 for m in "${MODELS[@]}"; do steps_list+="$m=${STEPS[$m]} "; done
 M_DATE=$(date -u +%Y-%m-%dT%H:%MZ) M_COMMAND=$cmdline M_QUICK=$quick M_KERNELS=$kernels \
     M_PLOTS=$plots M_CORES=$cores M_CPU=${cpu:-unknown CPU} M_UNAME=$(uname -sr) \
-    M_CORETYPE=${OPENBLAS_CORETYPE:-} M_DATA=$data_desc \
+    M_BLAS=$(sed -n 's/.*"blas": "\(.*\)".*/\1/p' "$(cut -f7 "$TMP/runs.tsv" | head -n 1)") \
+    M_DATA=$data_desc \
     M_MODELS="${MODELS[*]}" M_WORKERS="${WORKERS[*]}" M_STEPS=$steps_list M_REPEATS=$repeats \
     M_BATCH=$batch M_HTHREADS=$hthreads M_RATE=$rate "$PY" - "$TMP/meta.json" <<'EOF' ||
 import json, os, sys
@@ -310,7 +311,7 @@ meta = {
     "cores": int(e["M_CORES"]),
     "cpu": e["M_CPU"].strip(),
     "kernel": e["M_UNAME"],
-    "openblas_coretype": e["M_CORETYPE"],
+    "blas": e["M_BLAS"] or "unknown (the runs' JSON named no BLAS)",
     "data": e["M_DATA"],
     "models": e["M_MODELS"].split(),
     "workers": [int(w) for w in e["M_WORKERS"].split()],

@@ -2,6 +2,7 @@
 #include "blas.h"
 
 #include <cblas.h>
+#include <stdio.h>
 
 void blas_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                 const float *b, int ldb, float beta, float *c, int ldc) {
@@ -18,5 +19,13 @@ int blas_get_threads(void) {
 }
 
 const char *blas_config(void) {
-    return openblas_get_config();
+    static char buf[256];
+    if (buf[0] == '\0') {
+        /* what OpenBLAS runs: its build, and the kernels it picked for this processor (or that
+         * OPENBLAS_CORETYPE forced) */
+        const char *cfg = openblas_get_config(), *core = openblas_get_corename();
+        snprintf(buf, sizeof buf, "%s, core %s", cfg ? cfg : "OpenBLAS (no config)",
+                 core ? core : "unknown");
+    }
+    return buf;
 }

@@ -10,7 +10,8 @@ void blas_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a
 /* Threads OpenBLAS may use in this process (1 per rank or worker thread). */
 void blas_set_threads(int n);
 int blas_get_threads(void);
-/* The OpenBLAS build's description (core, threading), for the configuration printout. */
+/* What OpenBLAS runs: its build's description and the core whose kernels it picked (read from
+ * OpenBLAS, never from OPENBLAS_CORETYPE), for the configuration printout and the JSON. */
 const char *blas_config(void);
 
 #endif

@@ -1,6 +1,8 @@
 /* report.c: progress, per-epoch lines, the JSON summary, atomic file writes. */
 #include "report.h"
 
+#include "blas.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -159,8 +161,9 @@ static void json_escape(const char *s, char *out, size_t len) {
 }
 
 int report_write_json(const char *path, const run_summary_t *s, tdp_err_t *err) {
-    char buf[16384], model[8192];
+    char buf[16384], model[8192], blas[512];
     json_escape(s->model, model, sizeof model);
+    json_escape(blas_config(), blas, sizeof blas);
     int n = snprintf(
         buf, sizeof buf,
         "{\n"
@@ -172,12 +175,12 @@ int report_write_json(const char *path, const run_summary_t *s, tdp_err_t *err) 
         "  \"allreduce_bytes_per_step\": %.0f,\n  \"comm_seconds\": %.6f,\n"
         "  \"gil_wait_seconds\": %.6f,\n  \"replicate_seconds\": %.6f,\n"
         "  \"scatter_seconds\": %.6f,\n  \"compute_seconds\": %.6f,\n"
-        "  \"gather_seconds\": %.6f,\n  \"optimizer_seconds\": %.6f\n}\n",
+        "  \"gather_seconds\": %.6f,\n  \"optimizer_seconds\": %.6f,\n  \"blas\": \"%s\"\n}\n",
         s->mode, s->world_size, s->workers, s->hosts, model, s->params, s->epochs, s->steps,
         s->batch, s->global_batch, s->train_samples_per_s, s->test_accuracy, s->final_loss,
         s->seconds, s->replicated_bytes_total, s->broadcast_bytes, s->allreduce_bytes_per_step,
         s->comm_seconds, s->gil_wait_seconds, s->replicate_seconds, s->scatter_seconds,
-        s->compute_seconds, s->gather_seconds, s->optimizer_seconds);
+        s->compute_seconds, s->gather_seconds, s->optimizer_seconds, blas);
     if (n < 0 || n >= (int)sizeof buf)
         return tdp_fail(err, TDP_ERUNTIME, "JSON summary too long");
     return write_file_atomic(path, buf, (size_t)n, err);

@@ -300,6 +300,9 @@ for r in rows:
         errors.append(f"{w}: DDP's one broadcast is {r['broadcast_bytes']} bytes")
     if r["variant"] == "ddp" and abs(r["ratio_to_ddp"] - 1) > 1e-12:
         errors.append(f"{w}: DDP's ratio to itself")
+# what OpenBLAS ran, read from the library (never from a variable one machine happens to set)
+if " core " not in doc["meta"].get("blas", ""):
+    errors.append(f"meta.blas does not name the core OpenBLAS runs: {doc['meta'].get('blas')!r}")
 cl = doc["cluster"]
 if cl.get("measured"):
     for c in cl["rows"]:

@@ -519,8 +519,8 @@ def finish_doc(doc):
 
 def machine_line(meta):
     s = f"{meta['cores']} cores, {meta.get('cpu', 'unknown CPU')}"
-    if meta.get("openblas_coretype"):
-        s += f", OPENBLAS_CORETYPE={meta['openblas_coretype']}"
+    if meta.get("blas"):
+        s += f", {meta['blas']}"
     return s
 
 
