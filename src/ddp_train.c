@@ -122,7 +122,8 @@ static int check_aliases(const setup_t *s, tdp_err_t *err) {
 }
 
 /* tests: TDP_TEST_SETUP_WAIT=FILE [TDP_TEST_SETUP_WAIT_RANK=R]: at the end of set-up, write
- * this process's id to FILE and wait (60 s at most) for a stop signal, as a slow set-up would. */
+ * this process's id to FILE and wait, as a slow set-up would, until a stop signal comes or FILE
+ * is removed (60 s at most). */
 static void test_setup_wait(void) {
     const char *f = getenv("TDP_TEST_SETUP_WAIT"), *r = getenv("TDP_TEST_SETUP_WAIT_RANK");
     const char *me = getenv("OMPI_COMM_WORLD_RANK");
@@ -131,10 +132,12 @@ static void test_setup_wait(void) {
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     tdp_err_t err;
-    if (write_file_atomic(f, pid, (size_t)n, &err) != TDP_OK)
+    if (write_file_atomic(f, pid, (size_t)n, &err) != TDP_OK) {
         fprintf(stderr, "%s: TDP_TEST_SETUP_WAIT: %s\n", prog, err.msg);
+        return;
+    }
     struct timespec ts = {0, 10000000};
-    for (int i = 0; i < 6000 && stop_signal == 0; i++)
+    for (int i = 0; i < 6000 && stop_signal == 0 && access(f, F_OK) == 0; i++)
         nanosleep(&ts, NULL);
 }
 
@@ -671,10 +674,10 @@ int main(int argc, char **argv) {
     }
     /* every output written: rename them all into place; on any failure remove them all */
     int out = report_stage_end(stopped ? TDP_OK : rc, &err);
-    if (stopped && out != TDP_OK)
-        stopped = 0;
-    if (!stopped)
+    if (out != TDP_OK || !stopped) {
         rc = out;
+        stopped = 0;
+    }
     if (rc > 0) /* not yet reported */
         fprintf(stderr, "%s: %s\n", prog, err.msg);
     if (rc < 0 && !stopped)
