@@ -11,7 +11,8 @@ source "$(dirname "$0")/lib.sh"
 
 TR="$BIN/ddp_train"
 W="$T/w" # each case's working directory: its inputs, and what the run may leave
-S=(--data synthetic --synthetic-train 512 --synthetic-test 128 --max-steps 5 --batch 32)
+S0=(--data synthetic --synthetic-train 512 --synthetic-test 128 --max-steps 5 --batch 32)
+S=(--mode serial "${S0[@]}")
 
 # a fresh working directory holding the model file
 fresh() {
@@ -57,9 +58,13 @@ fresh
 mkfifo "$W/f"
 expect "FIFO --model" 2 20 "--model $W/f: not a regular file \(a FIFO\)" "$TR" --model "$W/f" "${S[@]}"
 left "FIFO --model" m.cfg f
+fresh
+mkfifo "$W/f"
 expect "FIFO --resume" 2 20 "--resume $W/f: not a regular file \(a FIFO\)" \
     "$TR" --model "$W/m.cfg" "${S[@]}" --resume "$W/f"
 left "FIFO --resume" m.cfg f
+fresh
+mkfifo "$W/f"
 
 # a data directory with the four Fashion-MNIST files (4 images of 28x28), the last a FIFO
 be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
@@ -107,13 +112,16 @@ setup_signal() {
     awk -v e="$el" 'BEGIN { exit !(e < 30) }' && ok || bad "$name: took $el s"
 }
 fresh
-for sig in TERM INT USR1; do
-    setup_signal "SIG$sig in set-up" "$sig" timeout -k 2 30 "$TR" --model "$W/m.cfg" "${S[@]}" \
-        --checkpoint "$W/ck" --json "$W/j.json" --dump-weights "$W/w.bin"
+# serial mode, and the default mode (ddp, a world of one without mpirun)
+for case in "TERM serial" "INT serial" "USR1 serial" "TERM ddp"; do
+    read -r sig mode <<<"$case"
+    setup_signal "SIG$sig in set-up ($mode)" "$sig" timeout -k 2 30 "$TR" --model "$W/m.cfg" \
+        --mode "$mode" "${S0[@]}" --checkpoint "$W/ck" --json "$W/j.json" --dump-weights "$W/w.bin"
     grep -q "stopped by SIG$sig during set-up, before training: nothing saved; exit status 75" "$T/err" &&
-        ok || bad "SIG$sig in set-up: message: $(cat "$T/err")"
-    ! grep -q "^epoch" "$T/out" && ok || bad "SIG$sig in set-up: trained: $(cat "$T/out")"
-    left "SIG$sig in set-up" m.cfg
+        ok || bad "SIG$sig in set-up ($mode): message: $(cat "$T/err")"
+    ! grep -q "^epoch" "$T/out" && ok || bad "SIG$sig in set-up ($mode): trained: $(cat "$T/out")"
+    left "SIG$sig in set-up ($mode)" m.cfg
+    fresh
 done
 
 # 4. outputs checked in full before training (no training line printed), exit 2
@@ -134,6 +142,7 @@ long=${long:0:4088}y
 expect "path over PATH_MAX" 2 20 "--json: the path is too long \(4089 characters; at most 4080" \
     "$TR" --model "$W/m.cfg" "${S[@]}" --json "$long"
 left "long names" m.cfg
+fresh
 
 # 5. an output that is an input or another output: exit 2, naming both; nothing changed
 sum0=$(cksum <"$W/m.cfg")
@@ -148,6 +157,7 @@ rm "$W/link.cfg"
 expect "--checkpoint X --dump-weights X" 2 20 "--checkpoint $W/x and --dump-weights $W/./x are the same file" \
     "$TR" --model "$W/m.cfg" "${S[@]}" --checkpoint "$W/x" --dump-weights "$W/./x"
 left "aliases" m.cfg
+fresh
 # --checkpoint X --resume X is the one pair allowed: resume, and go on checkpointing to X
 TDP_TEST_STOP_AFTER=2 timeout -k 2 30 "$TR" --model "$W/m.cfg" "${S[@]}" --checkpoint "$W/ck" --quiet 2>"$T/err"
 [[ $? == 75 && -s $W/ck ]] && ok || bad "checkpoint for the resume case: $(cat "$T/err")"
@@ -164,6 +174,7 @@ expect "--json /dev/full" 1 30 "writing /dev/full: No space left on device" \
     "$TR" --model "$W/m.cfg" "${S[@]}" --dump-weights "$W/w.bin" --checkpoint "$W/ck" \
     --trace "$W/t.json" --json /dev/full --quiet
 left "--json /dev/full" m.cfg
+fresh
 # an output directory removed during the run (while set-up waits)
 mkdir "$W/o1" "$W/o2"
 TDP_TEST_SETUP_WAIT="$W/ready" timeout -k 2 30 "$TR" --model "$W/m.cfg" "${S[@]}" --quiet \
@@ -186,15 +197,16 @@ if [[ -z ${TDP_NO_MPI:-} ]] && command -v mpirun >/dev/null; then
     fresh
     mkfifo "$W/f"
     expect "ddp: FIFO --model" 2 60 "--model $W/f: not a regular file \(a FIFO\)" \
-        mpirun --oversubscribe --bind-to none -np 2 "$TR" --mode ddp --model "$W/f" "${S[@]}"
+        mpirun --oversubscribe --bind-to none -np 2 "$TR" --mode ddp --model "$W/f" "${S0[@]}"
     [[ $(grep -c "not a regular file" "$T/err") == 1 ]] && ok || bad "ddp: FIFO --model: message not once: $(cat "$T/err")"
     left "ddp: FIFO --model" m.cfg f
+    fresh
     # the signal to rank 1 only: rank 0 stops too
     rm -f "$W/ready"
     t0=$(date +%s)
     TDP_TEST_SETUP_WAIT="$W/ready" TDP_TEST_SETUP_WAIT_RANK=1 mpirun_ -np 2 \
         -x TDP_TEST_SETUP_WAIT -x TDP_TEST_SETUP_WAIT_RANK "$TR" --mode ddp --model "$W/m.cfg" \
-        "${S[@]}" --checkpoint "$W/ck" --json "$W/j.json" >"$T/out" 2>"$T/err" &
+        "${S0[@]}" --checkpoint "$W/ck" --json "$W/j.json" >"$T/out" 2>"$T/err" &
     job=$!
     for ((i = 0; i < 600; i++)); do [[ -s $W/ready ]] && break; sleep 0.05; done
     [[ -s $W/ready ]] && kill -TERM "$(cat "$W/ready")"
@@ -204,10 +216,11 @@ if [[ -z ${TDP_NO_MPI:-} ]] && command -v mpirun >/dev/null; then
     [[ $rc == 75 && $(($(date +%s) - t0)) -lt 60 ]] && ok || bad "ddp: SIGTERM to rank 1 in set-up: exit $rc: $(cat "$T/err")"
     grep -q "stopped by a stop request from another rank during set-up" "$T/err" && ok ||
         bad "ddp: SIGTERM to rank 1 in set-up: message: $(cat "$T/err")"
-    left "ddp: SIGTERM in set-up" m.cfg f
+    left "ddp: SIGTERM in set-up" m.cfg
+    fresh
     expect "ddp: --json /dev/full" 1 60 "writing /dev/full: No space left on device" \
-        mpirun --oversubscribe --bind-to none -np 2 "$TR" --mode ddp --model "$W/m.cfg" "${S[@]}" \
+        mpirun --oversubscribe --bind-to none -np 2 "$TR" --mode ddp --model "$W/m.cfg" "${S0[@]}" \
         --dump-weights "$W/w.bin" --checkpoint "$W/ck" --trace "$W/t.json" --json /dev/full --quiet
-    left "ddp: --json /dev/full" m.cfg f
+    left "ddp: --json /dev/full" m.cfg
 fi
 finish
