@@ -97,10 +97,24 @@ typedef struct {
     int synthetic;
 } setup_t;
 
-/* No output may be an input or another output; --checkpoint X --resume X goes on with X. */
-static int check_aliases(const setup_t *s, tdp_err_t *err) {
+/* The data files dataset_load_dir reads: DIR/NAME, or DIR/NAME.gz when NAME does not exist. */
+static void data_files(const char *dir, char paths[4][4096 + 32]) {
+    static const char *const names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    for (int i = 0; i < 4; i++) {
+        struct stat st;
+        snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]);
+        if (stat(paths[i], &st) != 0 && errno == ENOENT)
+            snprintf(paths[i], sizeof paths[i], "%s/%s.gz", dir, names[i]);
+    }
+}
+
+/* The inputs are regular files (checked without opening them: the readers open them without
+ * blocking too), no output is an input or another output; --checkpoint X --resume X goes on
+ * with X. */
+static int check_files(const setup_t *s, tdp_err_t *err) {
     const options_t *o = &s->o;
-    report_file_t f[4 + 1 + 1 + 8] = {
+    report_file_t f[4 + 1 + 1 + 4] = {
         {"checkpoint", o->checkpoint_path, 1, "resume"},
         {"json", o->json_path, 1, NULL},
         {"dump-weights", o->dump_weights_path, 1, NULL},
@@ -108,17 +122,17 @@ static int check_aliases(const setup_t *s, tdp_err_t *err) {
         {"model", s->model_path, 0, NULL},
         {"resume", o->resume_path, 0, "checkpoint"},
     };
-    int n = 6;
-    /* the data files dataset_load_dir reads (NAME or NAME.gz): those that exist */
-    static const char *const names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-    char data[8][4096 + 32];
-    if (strcmp(o->data, "synthetic") != 0)
-        for (int i = 0; i < 8; i++) {
-            snprintf(data[i], sizeof data[i], "%s/%s%s", o->data, names[i / 2], i % 2 ? ".gz" : "");
+    int n = 6, rc = tdp_open_input("--resume", o->resume_path, NULL, err);
+    char data[4][4096 + 32];
+    if (strcmp(o->data, "synthetic") != 0) {
+        data_files(o->data, data);
+        for (int i = 0; i < 4; i++) {
+            if (rc == TDP_OK)
+                rc = tdp_open_input("--data", data[i], NULL, err);
             f[n++] = (report_file_t){"data", data[i], 0, NULL};
         }
-    return report_check_aliases(f, n, err);
+    }
+    return rc != TDP_OK ? rc : report_check_aliases(f, n, err);
 }
 
 /* tests: TDP_TEST_SETUP_WAIT=FILE [TDP_TEST_SETUP_WAIT_RANK=R]: at the end of set-up, write
@@ -202,8 +216,7 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
         (rc = report_check_output("json", o->json_path, err)) != TDP_OK ||
         (rc = report_check_output("dump-weights", o->dump_weights_path, err)) != TDP_OK ||
         (rc = report_check_output("trace", o->trace_path, err)) != TDP_OK ||
-        (rc = tdp_open_input("--resume", o->resume_path, NULL, err)) != TDP_OK ||
-        (rc = check_aliases(s, err)) != TDP_OK)
+        (rc = check_files(s, err)) != TDP_OK)
         return rc;
 
     s->synthetic = strcmp(o->data, "synthetic") == 0;

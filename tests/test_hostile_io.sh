@@ -63,6 +63,12 @@ mkfifo "$W/f"
 expect "FIFO --resume" 2 20 "--resume $W/f: not a regular file \(a FIFO\)" \
     "$TR" --model "$W/m.cfg" "${S[@]}" --resume "$W/f"
 left "FIFO --resume" m.cfg f
+# other files that are not regular files: a device, a directory
+expect "device --model" 2 20 "--model /dev/zero: not a regular file \(a character device\)" \
+    "$TR" --model /dev/zero "${S[@]}"
+expect "directory --resume" 2 20 "--resume $W: not a regular file \(a directory\)" \
+    "$TR" --model "$W/m.cfg" "${S[@]}" --resume "$W"
+left "device, directory" m.cfg f
 fresh
 mkfifo "$W/f"
 
@@ -74,7 +80,7 @@ for s in train t10k; do
 done
 { printf '\x00\x00\x08\x01'; be32 4; printf '\x00\x01\x02\x03'; } >"$W/d/train-labels-idx1-ubyte"
 mkfifo "$W/d/t10k-labels-idx1-ubyte"
-expect "FIFO data file" 2 20 "$W/d/t10k-labels-idx1-ubyte: not a regular file \(a FIFO\)" \
+expect "FIFO data file" 2 20 "--data $W/d/t10k-labels-idx1-ubyte: not a regular file \(a FIFO\)" \
     "$TR" --model "$W/m.cfg" --data "$W/d" --max-steps 5
 left "FIFO data file" m.cfg f d d/train-images-idx3-ubyte d/t10k-images-idx3-ubyte \
     d/train-labels-idx1-ubyte d/t10k-labels-idx1-ubyte
