@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CFG_MAX_LINE   4096              /* bytes per line, not counting the newline */
 #define CFG_MAX_FILE   ((size_t)1 << 20) /* cfg_load refuses larger files */
@@ -375,22 +376,23 @@ int cfg_load(const char *path, model_cfg_t *out, tdp_err_t *err) {
         memset(out, 0, sizeof *out);
     if (path == NULL)
         return tdp_fail(err, TDP_EINPUT, "cfg_load: no path");
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return tdp_fail(err, TDP_EINPUT, "cannot open %s: %s", path, strerror(errno));
+    int fd;
+    int rc = tdp_open_input(NULL, path, &fd, err); /* a regular file, opened without blocking */
+    if (rc != TDP_OK)
+        return rc;
+    FILE *f = fdopen(fd, "rb");
+    if (f == NULL) {
+        close(fd);
+        return tdp_fail_sys(err, __FILE__, __LINE__, errno, "fdopen %s", path);
+    }
 
-    int rc = TDP_OK;
     char *text = NULL;
     struct stat st;
     if (fstat(fileno(f), &st) != 0) {
         rc = tdp_fail_sys(err, __FILE__, __LINE__, errno, "cannot stat %s", path);
         goto done;
     }
-    if (S_ISDIR(st.st_mode)) {
-        rc = tdp_fail(err, TDP_EINPUT, "%s: is a directory, not a model file", path);
-        goto done;
-    }
-    if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > CFG_MAX_FILE) {
+    if ((unsigned long long)st.st_size > CFG_MAX_FILE) {
         rc = tdp_fail(err, TDP_EINPUT, "%s: file is larger than 1 MiB (%lld bytes)", path,
                       (long long)st.st_size);
         goto done;

@@ -111,18 +111,15 @@ int ckpt_parse(const uint8_t *buf, size_t len, const char *name, const ckpt_expe
 
 int ckpt_read(const char *path, const ckpt_expect_t *want, ckpt_header_t *h, float *params,
               float *velocity, tdp_err_t *err) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return tdp_fail(err, TDP_EINPUT, "checkpoint %s: cannot open: %s", path, strerror(errno));
+    int fd;
+    int rc = tdp_open_input("checkpoint", path, &fd, err); /* a regular file, without blocking */
+    if (rc != TDP_OK)
+        return rc;
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
         return tdp_fail_sys(err, __FILE__, __LINE__, e, "fstat %s", path);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return tdp_fail(err, TDP_EINPUT, "checkpoint %s: not a regular file", path);
     }
     size_t len = (size_t)st.st_size, got = 0;
     uint8_t *buf = malloc(len ? len : 1);
@@ -144,7 +141,7 @@ int ckpt_read(const char *path, const ckpt_expect_t *want, ckpt_header_t *h, flo
         got += (size_t)r;
     }
     close(fd);
-    int rc = ckpt_parse(buf, len, path, want, h, params, velocity, err);
+    rc = ckpt_parse(buf, len, path, want, h, params, velocity, err);
     free(buf);
     return rc;
 }

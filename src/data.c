@@ -210,23 +210,9 @@ int idx_read(const char *path, idx_array_t *out, tdp_err_t *err) {
     uint8_t *scratch = NULL;
     reader_t r = {NULL, path, 0};
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return tdp_fail(err,
-                        (e == ENOMEM || e == EMFILE || e == ENFILE) ? TDP_ERUNTIME : TDP_EINPUT,
-                        "%s: cannot open: %s", path, strerror(e));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return tdp_fail(err, TDP_ERUNTIME, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return tdp_fail(err, TDP_EINPUT, "%s: cannot open: Is a directory", path);
-    }
+    int fd;
+    if ((rc = tdp_open_input(NULL, path, &fd, err)) != TDP_OK) /* regular files only */
+        return rc;
     r.gz = gzdopen(fd, "rb");
     if (r.gz == NULL) {
         close(fd);

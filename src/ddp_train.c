@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blas.h"
@@ -96,6 +97,80 @@ typedef struct {
     int synthetic;
 } setup_t;
 
+/* The data files dataset_load_dir reads: DIR/NAME, or DIR/NAME.gz when NAME does not exist. */
+static void data_files(const char *dir, char paths[4][4096 + 32]) {
+    static const char *const names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    for (int i = 0; i < 4; i++) {
+        struct stat st;
+        snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]);
+        if (stat(paths[i], &st) != 0 && errno == ENOENT)
+            snprintf(paths[i], sizeof paths[i], "%s/%s.gz", dir, names[i]);
+    }
+}
+
+/* The inputs are regular files (checked without opening them: the readers open them without
+ * blocking too), no output is an input or another output; --checkpoint X --resume X goes on
+ * with X. */
+static int check_files(const setup_t *s, tdp_err_t *err) {
+    const options_t *o = &s->o;
+    report_file_t f[4 + 1 + 1 + 4] = {
+        {"checkpoint", o->checkpoint_path, 1, "resume"},
+        {"json", o->json_path, 1, NULL},
+        {"dump-weights", o->dump_weights_path, 1, NULL},
+        {"trace", o->trace_path, 1, NULL},
+        {"model", s->model_path, 0, NULL},
+        {"resume", o->resume_path, 0, "checkpoint"},
+    };
+    int n = 6, rc = tdp_open_input("--resume", o->resume_path, NULL, err);
+    char data[4][4096 + 32];
+    if (strcmp(o->data, "synthetic") != 0) {
+        data_files(o->data, data);
+        for (int i = 0; i < 4; i++) {
+            if (rc == TDP_OK)
+                rc = tdp_open_input("--data", data[i], NULL, err);
+            f[n++] = (report_file_t){"data", data[i], 0, NULL};
+        }
+    }
+    return rc != TDP_OK ? rc : report_check_aliases(f, n, err);
+}
+
+/* tests: TDP_TEST_SETUP_WAIT=FILE [TDP_TEST_SETUP_WAIT_RANK=R]: at the end of set-up, write
+ * this process's id to FILE and wait, as a slow set-up would, until a stop signal comes or FILE
+ * is removed (60 s at most). */
+static void test_setup_wait(void) {
+    const char *f = getenv("TDP_TEST_SETUP_WAIT"), *r = getenv("TDP_TEST_SETUP_WAIT_RANK");
+    const char *me = getenv("OMPI_COMM_WORLD_RANK");
+    if (f == NULL || (r != NULL && atoi(r) != (me ? atoi(me) : 0)))
+        return;
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    tdp_err_t err;
+    if (write_file_atomic(f, pid, (size_t)n, &err) != TDP_OK) {
+        fprintf(stderr, "%s: TDP_TEST_SETUP_WAIT: %s\n", prog, err.msg);
+        return;
+    }
+    struct timespec ts = {0, 10000000};
+    for (int i = 0; i < 6000 && stop_signal == 0 && access(f, F_OK) == 0; i++)
+        nanosleep(&ts, NULL);
+}
+
+/* The name of the stop request that stopped this process. */
+static const char *stop_name(void) {
+    return stop_signal == SIGUSR1   ? "SIGUSR1"
+           : stop_signal == SIGTERM ? "SIGTERM"
+           : stop_signal == SIGINT  ? "SIGINT"
+                                    : "a stop request from another rank";
+}
+
+/* A stop request during set-up ends the run before training: nothing trained, nothing saved. */
+static int stopped_in_setup(void) {
+    fprintf(stderr,
+            "%s: stopped by %s during set-up, before training: nothing saved; exit status %d\n",
+            prog, stop_name(), EXIT_STOPPED);
+    return EXIT_STOPPED;
+}
+
 /* Everything a rank checks and loads before training. */
 static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     options_t *o = &s->o;
@@ -119,7 +194,8 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     snprintf(s->model_path, sizeof s->model_path, "%s", o->model_path);
     if (strcmp(o->model_path, "models/fashion-mlp.cfg") == 0 && access(s->model_path, R_OK) != 0)
         snprintf(s->model_path, sizeof s->model_path, "%s/fashion-mlp.cfg", TDP_MODELS_DIR);
-    if ((rc = cfg_load(s->model_path, &s->cfg, err)) != TDP_OK)
+    if ((rc = tdp_open_input("--model", s->model_path, NULL, err)) != TDP_OK ||
+        (rc = cfg_load(s->model_path, &s->cfg, err)) != TDP_OK)
         return rc;
     if ((rc = model_build(&s->cfg, &s->model, err)) != TDP_OK)
         return rc;
@@ -139,7 +215,8 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     if ((rc = report_check_output("checkpoint", o->checkpoint_path, err)) != TDP_OK ||
         (rc = report_check_output("json", o->json_path, err)) != TDP_OK ||
         (rc = report_check_output("dump-weights", o->dump_weights_path, err)) != TDP_OK ||
-        (rc = report_check_output("trace", o->trace_path, err)) != TDP_OK)
+        (rc = report_check_output("trace", o->trace_path, err)) != TDP_OK ||
+        (rc = check_files(s, err)) != TDP_OK)
         return rc;
 
     s->synthetic = strcmp(o->data, "synthetic") == 0;
@@ -162,6 +239,7 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
         return rc;
     dataset_standardize(&s->test, &s->train);
     dataset_standardize(&s->train, &s->train);
+    test_setup_wait();
     return TDP_OK;
 }
 
@@ -328,12 +406,25 @@ int main(int argc, char **argv) {
             MPI_Finalize();
             return 0;
         }
+        /* a stop request during set-up on any rank stops every rank before training */
+        if (ddp_agree_status(&d, stop_signal != 0, &who) != 0) {
+            int code = rank == 0 ? stopped_in_setup() : EXIT_STOPPED;
+            ddp_free(&d);
+            dataset_free(&s.train);
+            dataset_free(&s.test);
+            MPI_Finalize();
+            return code;
+        }
     } else if (rc != TDP_OK) {
         fprintf(stderr, "%s: %s\n", prog, err.msg);
         return rc == TDP_EINPUT ? 2 : 1;
     } else if (s.o.help) {
         options_usage(stdout, prog);
         return 0;
+    } else if (stop_signal != 0) { /* a stop request during set-up: stop before training */
+        dataset_free(&s.train);
+        dataset_free(&s.test);
+        return stopped_in_setup();
     }
 
     /* one BLAS thread per worker unless the user says otherwise */
@@ -423,6 +514,7 @@ int main(int argc, char **argv) {
         t.ckpt_path = s.o.checkpoint_path[0] ? s.o.checkpoint_path : NULL;
         t.ckpt_every = s.o.checkpoint_every;
         t.ckpt_writer = rank == 0;
+        t.ckpt_end_by_caller = 1; /* main writes the last one, with the other outputs */
         t.stop_flag = &stop_signal;
         /* tests: TDP_TEST_STOP_AT=N [TDP_TEST_STOP_RANK=R] acts as a signal during step N */
         const char *sa = getenv("TDP_TEST_STOP_AT"), *sr = getenv("TDP_TEST_STOP_RANK");
@@ -520,6 +612,8 @@ int main(int argc, char **argv) {
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
     }
+    /* the end of the run's outputs (trace, last checkpoint, weights, summary): all or none */
+    report_stage_begin();
     if (rc == TDP_OK && tracing && use_mpi)
         rc = ddp_write_trace(&d, &trace, s.o.trace_path, &err);
     else if (rc == TDP_OK && tracing) {
@@ -545,9 +639,11 @@ int main(int argc, char **argv) {
                     t.ckpt_path ? "checkpoint written to " : "no --checkpoint given, nothing saved",
                     t.ckpt_path ? t.ckpt_path : "", EXIT_STOPPED);
     }
-    const int stopped = rc == TDP_OK && t.stopped; /* no summary, no weights: not finished */
+    int stopped = rc == TDP_OK && t.stopped; /* no summary, no weights: not finished */
     if (stopped)
         rc = -1;
+    if (rc == TDP_OK && t.ckpt_path) /* a checkpoint from which resuming does nothing more */
+        rc = trainer_checkpoint(&t, t.steps / (long)t.batches, t.steps % (long)t.batches, &err);
     if (rc == TDP_OK && rank == 0 && !s.o.quiet)
         printf("done: %ld steps, test accuracy %.4f, final loss %.4f, %.0f samples/s, %.2f s, "
                "exposed communication %.3f s\n",
@@ -588,6 +684,12 @@ int main(int argc, char **argv) {
             sum.gather_seconds = dp.gather_s;
         }
         rc = report_write_json(s.o.json_path, &sum, &err);
+    }
+    /* every output written: rename them all into place; on any failure remove them all */
+    int out = report_stage_end(stopped ? TDP_OK : rc, &err);
+    if (out != TDP_OK || !stopped) {
+        rc = out;
+        stopped = 0;
     }
     if (rc > 0) /* not yet reported */
         fprintf(stderr, "%s: %s\n", prog, err.msg);

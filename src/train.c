@@ -210,7 +210,7 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
         report_epoch(rep, &s);
     }
     t->train_seconds = train_time;
-    if (t->ckpt_path) {
+    if (t->ckpt_path && !t->ckpt_end_by_caller) {
         /* the end of the run: a checkpoint from which resuming does nothing more */
         long e = t->steps / (long)t->batches, nb = t->steps % (long)t->batches;
         rc = trainer_checkpoint(t, e, nb, err);

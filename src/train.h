@@ -78,6 +78,7 @@ struct trainer {
     const char *ckpt_path;                  /* NULL: none */
     long ckpt_every;                        /* steps; 0: only when stopping and at the end */
     int ckpt_writer;                        /* this process writes (rank 0) */
+    int ckpt_end_by_caller;                 /* the caller writes the end-of-run one */
     ckpt_header_t ckpt_base;                /* the fields that describe the run */
     volatile const sig_atomic_t *stop_flag; /* non-zero: stop after the current step */
     long start_epoch, start_b;              /* where to resume */

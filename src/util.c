@@ -3,11 +3,14 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 int tdp_fail(tdp_err_t *err, int code, const char *fmt, ...) {
     if (err != NULL) {
@@ -42,6 +45,61 @@ void tdp_die(const char *file, int line, const char *what) {
     int e = errno;
     fprintf(stderr, "%s:%d: %s: %s\n", file, line, what, e ? strerror(e) : "failed");
     exit(1);
+}
+
+const char *tdp_file_kind(mode_t mode) {
+    return S_ISREG(mode)    ? "a regular file"
+           : S_ISDIR(mode)  ? "a directory"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISSOCK(mode) ? "a socket"
+           : S_ISLNK(mode)  ? "a symbolic link"
+                            : "not a file";
+}
+
+static int open_failed(const char *what, const char *sp, const char *path, int e, tdp_err_t *err) {
+    int code = (e == ENOMEM || e == EMFILE || e == ENFILE) ? TDP_ERUNTIME : TDP_EINPUT;
+    return tdp_fail(err, code, "cannot open %s%s%s: %s", what, sp, path, strerror(e));
+}
+
+int tdp_open_input(const char *what, const char *path, int *fd, tdp_err_t *err) {
+    const char *sp = what != NULL && what[0] != '\0' ? " " : "";
+    if (what == NULL)
+        what = "";
+    if (fd != NULL)
+        *fd = -1;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return fd == NULL ? TDP_OK : open_failed(what, sp, path, errno, err);
+    if (!S_ISREG(st.st_mode))
+        return tdp_fail(err, TDP_EINPUT, "%s%s%s: not a regular file (%s)", what, sp, path,
+                        tdp_file_kind(st.st_mode));
+    if (fd == NULL)
+        return TDP_OK;
+    /* O_NONBLOCK: a FIFO put in its place since the stat opens at once instead of waiting for
+     * a writer; the fstat below then refuses it */
+    int f = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (f < 0)
+        return open_failed(what, sp, path, errno, err);
+    if (fstat(f, &st) != 0) {
+        int e = errno;
+        close(f);
+        return tdp_fail_sys(err, __FILE__, __LINE__, e, "fstat %s", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(f);
+        return tdp_fail(err, TDP_EINPUT, "%s%s%s: not a regular file (%s)", what, sp, path,
+                        tdp_file_kind(st.st_mode));
+    }
+    int fl = fcntl(f, F_GETFL);
+    if (fl < 0 || fcntl(f, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(f);
+        return tdp_fail_sys(err, __FILE__, __LINE__, e, "fcntl %s", path);
+    }
+    *fd = f;
+    return TDP_OK;
 }
 
 uint64_t tdp_mem_available(void) {

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum { TDP_OK = 0, TDP_ERUNTIME = 1, TDP_EINPUT = 2 };
 
@@ -63,6 +64,20 @@ int tdp_fail_sys(tdp_err_t *err, const char *file, int line, int errno_value, co
             tdp_die(__FILE__, __LINE__, (what));                                                   \
     } while (0)
 void tdp_die(const char *file, int line, const char *what) __attribute__((noreturn));
+
+/* What kind of file a st_mode is, for messages: "a FIFO", "a directory", "a character device"... */
+const char *tdp_file_kind(mode_t mode);
+
+/* Open an input file for reading without ever blocking. Only a regular file is accepted: a FIFO,
+ * a directory, a device or a socket is refused (TDP_EINPUT, "WHAT PATH: not a regular file (a
+ * FIFO)") before anything could block: stat first, then open with O_NONBLOCK and fstat the
+ * descriptor (the file may have been replaced in between), then clear O_NONBLOCK. A file that
+ * cannot be opened gives "cannot open WHAT PATH: strerror" (TDP_EINPUT; TDP_ERUNTIME when the
+ * system is out of memory or descriptors). WHAT names the file's role ("--model", "checkpoint")
+ * and may be NULL. On success *fd is the open descriptor (O_RDONLY | O_CLOEXEC, blocking).
+ * With fd NULL it only checks: an existing file that is not a regular file is refused, and a
+ * missing or unreadable one is left to the open that follows. */
+int tdp_open_input(const char *what, const char *path, int *fd, tdp_err_t *err);
 
 /* Bytes of memory available to a new allocation (MemAvailable of /proc/meminfo); 0 if unknown. */
 uint64_t tdp_mem_available(void);

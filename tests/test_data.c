@@ -192,9 +192,18 @@ static void test_malformed(void) {
     /* a directory and a missing file */
     const char *dir = tmp_path("adir");
     TDP_DIE_IF(mkdir(dir, 0700) != 0, dir);
-    expect_read_fail(dir, TDP_EINPUT, "cannot open", "directory");
-    expect_read_fail(tmp_path("nonexistent"), TDP_EINPUT, "cannot open",
-                     "No such file or directory");
+    expect_read_fail(dir, TDP_EINPUT, "not a regular file", "directory");
+    /* a FIFO is refused without blocking (no writer ever comes) */
+    const char *fifo = tmp_path("afifo");
+    TDP_DIE_IF(mkfifo(fifo, 0600) != 0, fifo);
+    expect_read_fail(fifo, TDP_EINPUT, "not a regular file", "a FIFO");
+    const char *missing = tmp_path("nonexistent");
+    idx_array_t a;
+    tdp_err_t err = {0};
+    CHECK(idx_read(missing, &a, &err) == TDP_EINPUT && a.data == NULL);
+    CHECK_CONTAINS(err.msg, "cannot open");
+    CHECK_CONTAINS(err.msg, missing);
+    CHECK_CONTAINS(err.msg, "No such file or directory");
 }
 
 static void test_gzip_malformed(void) {
