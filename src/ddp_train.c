@@ -102,14 +102,7 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     int rc = options_parse(argc, argv, o, err);
     if (rc != TDP_OK || o->help)
         return rc;
-    if (o->mode == MODE_SERIAL && o->workers != 1)
-        return tdp_fail(err, TDP_EINPUT,
-                        "--workers applies to --mode dp and --mode ddp (serial has one worker)");
-    if (o->mode != MODE_DP && (o->gil || o->dp_pool || o->dp_cache))
-        return tdp_fail(err, TDP_EINPUT, "--%s applies to --mode dp only",
-                        o->gil       ? "gil"
-                        : o->dp_pool ? "dp-pool"
-                                     : "dp-cache");
+    /* options_parse refused the options that do not apply to the mode */
     if (o->mode != MODE_DDP && launcher_world_size() > 1)
         return tdp_fail(err, TDP_EINPUT,
                         "--mode %s runs as one process, but mpirun started %d: use --mode ddp "
