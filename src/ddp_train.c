@@ -18,6 +18,7 @@
 #include "data.h"
 #include "ddp.h"
 #include "dp.h"
+#include "memcheck.h"
 #include "model.h"
 #include "options.h"
 #include "report.h"
@@ -152,6 +153,17 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     else
         rc = dataset_load_dir(o->data, c->output, &s->train, &s->test, err);
     if (rc != TDP_OK)
+        return rc;
+    /* everything the mode will hold, before any of it is allocated (what the process holds now,
+     * the data included, is part of it) */
+    mem_plan_t mp = {.mode = o->mode,
+                     .workers = o->workers,
+                     .batch = s->batch,
+                     .deterministic = o->deterministic,
+                     .train_n = s->train.n,
+                     .resident = mem_resident()};
+    mem_launcher_ranks(&mp.world, &mp.local_ranks);
+    if ((rc = mem_check(&s->model, &mp, s->model_path, err)) != TDP_OK)
         return rc;
     dataset_standardize(&s->test, &s->train);
     dataset_standardize(&s->train, &s->train);
