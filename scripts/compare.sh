@@ -162,7 +162,8 @@ if ((kernels)); then
     fi
 fi
 
-common=(--data "${data:-}" --batch "$batch" --epochs 1000000 --seed 42 --quiet)
+# --batch per variant (serial takes the global batch): ddp_train refuses an option given twice
+common=(--data "${data:-}" --epochs 1000000 --seed 42 --quiet)
 [[ -n $data ]] || common=("${common[@]:2}")
 
 # run_one LOG JSON COMMAND...: a run, bounded in time; its stderr is shown if it fails
@@ -205,10 +206,10 @@ for ((r = 1; r <= repeats; r++)); do # repeats outermost: drift of the machine h
         train=("$bin/ddp_train" --model "$ROOT/models/$m.cfg" --max-steps "${STEPS[$m]}" "${common[@]}")
         case $v in
         serial) cmd=("${train[@]}" --mode serial --batch $((batch * p))) ;;
-        dp) cmd=("${train[@]}" --mode dp --workers "$p") ;;
-        dp-cache) cmd=("${train[@]}" --mode dp --workers "$p" --dp-cache) ;;
-        dp-gil) cmd=("${train[@]}" --mode dp --workers "$p" --gil) ;;
-        dp-gil-cache) cmd=("${train[@]}" --mode dp --workers "$p" --gil --dp-cache) ;;
+        dp) cmd=("${train[@]}" --batch "$batch" --mode dp --workers "$p") ;;
+        dp-cache) cmd=("${train[@]}" --batch "$batch" --mode dp --workers "$p" --dp-cache) ;;
+        dp-gil) cmd=("${train[@]}" --batch "$batch" --mode dp --workers "$p" --gil) ;;
+        dp-gil-cache) cmd=("${train[@]}" --batch "$batch" --mode dp --workers "$p" --gil --dp-cache) ;;
         ddp | hybrid)
             mpi=(mpirun -np "$ranks")
             if ((ranks > cores)); then
@@ -218,7 +219,7 @@ for ((r = 1; r <= repeats; r++)); do # repeats outermost: drift of the machine h
             else
                 mpi+=(--bind-to core)
             fi
-            cmd=("${mpi[@]}" -x OPENBLAS_NUM_THREADS "${train[@]}" --mode ddp)
+            cmd=("${mpi[@]}" -x OPENBLAS_NUM_THREADS "${train[@]}" --batch "$batch" --mode ddp)
             [[ $v == ddp ]] || cmd+=(--workers "$threads")
             ;;
         esac
@@ -267,7 +268,7 @@ else
             ((r > 0)) || st=0
             before=$(link_bytes)
             run_one "$TMP/$m-hosts-$r.log" "$json" "$SIM" mpirun --host tdp1:1,tdp2:1 -np 2 \
-                "$bin/ddp_train" --model "$ROOT/models/$m.cfg" --max-steps "$st" "${common[@]}" --mode ddp
+                "$bin/ddp_train" --model "$ROOT/models/$m.cfg" --max-steps "$st" "${common[@]}" --batch "$batch" --mode ddp
             after=$(link_bytes)
             printf '%s\t%s\t%s\t%s\t%s\n' "$m" "$kind" "$r" "$json" $((after - before)) >>"$TMP/cluster.tsv"
             printf 'compare.sh: [%3d/%d] %-12s 2 hosts (%s), %s: %s samples/s, %s bytes across\n' \

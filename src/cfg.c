@@ -8,6 +8,9 @@
 #endif
 #include "cfg.h"
 
+#include "argnum.h"
+#include "options.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -18,10 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CFG_MAX_LINE   4096              /* bytes per line, not counting the newline */
-#define CFG_MAX_FILE   ((size_t)1 << 20) /* cfg_load refuses larger files */
-#define CFG_MAX_BATCH  1048576
-#define CFG_MAX_EPOCHS 1000000
+#define CFG_MAX_LINE 4096              /* bytes per line, not counting the newline */
+#define CFG_MAX_FILE ((size_t)1 << 20) /* cfg_load refuses larger files */
 
 #define NET_KEYS   "input, output, lr, momentum, weight_decay, batch, epochs"
 #define DENSE_KEYS "units, activation"
@@ -95,38 +96,25 @@ static char *trim(char *s) {
     return s;
 }
 
-static int parse_int(parser_t *p, const char *key, const char *val, long lo, long hi, int *out) {
-    char sv[64];
-    char *end;
-    errno = 0;
-    long v = strtol(val, &end, 10);
-    if (end == val)
-        return perr(p, p->line, "%s = '%s': not a number (expected an integer)", key,
-                    show(val, sv, sizeof sv));
-    if (*end != '\0')
-        return perr(p, p->line, "%s = '%s': trailing characters after number (expected an integer)",
-                    key, show(val, sv, sizeof sv));
-    if (errno == ERANGE || v < lo || v > hi)
-        return perr(p, p->line, "%s = %s: out of range (%ld..%ld)", key, show(val, sv, sizeof sv),
-                    lo, hi);
-    *out = (int)v;
-    return TDP_OK;
+/* Numbers follow the command line's rule (argnum.h), with "name:line: key" as the label. */
+static const char *label(const parser_t *p, const char *key, char *buf, size_t n) {
+    snprintf(buf, n, "%s:%zu: %s", p->name, p->line, key);
+    return buf;
 }
 
-static int parse_double(parser_t *p, const char *key, const char *val, double *out) {
-    char sv[64];
-    char *end;
-    errno = 0;
-    double v = strtod(val, &end);
-    if (end == val)
-        return perr(p, p->line, "%s = '%s': not a number", key, show(val, sv, sizeof sv));
-    if (*end != '\0')
-        return perr(p, p->line, "%s = '%s': trailing characters after number", key,
-                    show(val, sv, sizeof sv));
-    if (errno == ERANGE)
-        return perr(p, p->line, "%s = %s: out of range", key, show(val, sv, sizeof sv));
-    *out = v;
-    return TDP_OK;
+static int parse_int(parser_t *p, const char *key, const char *val, long lo, long hi, int *out) {
+    char lb[TDP_ERRLEN];
+    long long v = 0;
+    int rc = argnum_int(label(p, key, lb, sizeof lb), val, (double)lo, (double)hi, &v, p->err);
+    if (rc == TDP_OK)
+        *out = (int)v;
+    return rc;
+}
+
+static int parse_double(parser_t *p, const char *key, const char *val, double lo, double hi,
+                        double *out) {
+    char lb[TDP_ERRLEN];
+    return argnum_real(label(p, key, lb, sizeof lb), val, lo, hi, out, p->err);
 }
 
 /* Record key bit `bit` (index idx) as seen; duplicate → error. */
@@ -153,49 +141,36 @@ static int net_key(parser_t *p, const char *key, const char *val) {
             return rc;
         return parse_int(p, key, val, 2, CFG_MAX_UNITS, &m->output);
     }
+    /* the training values take the command line's ranges (options.h) */
     if (strcmp(key, "batch") == 0) {
         if ((rc = mark_key(p, K_BATCH, 5, key)) != TDP_OK)
             return rc;
         m->has_batch = 1;
-        return parse_int(p, key, val, 1, CFG_MAX_BATCH, &m->batch);
+        return parse_int(p, key, val, 1, OPT_MAX_BATCH, &m->batch);
     }
     if (strcmp(key, "epochs") == 0) {
         if ((rc = mark_key(p, K_EPOCHS, 6, key)) != TDP_OK)
             return rc;
         m->has_epochs = 1;
-        return parse_int(p, key, val, 0, CFG_MAX_EPOCHS, &m->epochs);
+        return parse_int(p, key, val, 0, OPT_MAX_EPOCHS, &m->epochs);
     }
     if (strcmp(key, "lr") == 0) {
         if ((rc = mark_key(p, K_LR, 2, key)) != TDP_OK)
             return rc;
-        if ((rc = parse_double(p, key, val, &m->lr)) != TDP_OK)
-            return rc;
-        if (!isfinite(m->lr) || !(m->lr > 0))
-            return perr(p, p->line, "lr = %s: must be a finite number > 0",
-                        show(val, sv, sizeof sv));
         m->has_lr = 1;
-        return TDP_OK;
+        return parse_double(p, key, val, OPT_MIN_LR, OPT_MAX_LR, &m->lr);
     }
     if (strcmp(key, "momentum") == 0) {
         if ((rc = mark_key(p, K_MOMENTUM, 3, key)) != TDP_OK)
             return rc;
-        if ((rc = parse_double(p, key, val, &m->momentum)) != TDP_OK)
-            return rc;
-        if (!(m->momentum >= 0 && m->momentum < 1))
-            return perr(p, p->line, "momentum = %s: must be in [0, 1)", show(val, sv, sizeof sv));
         m->has_momentum = 1;
-        return TDP_OK;
+        return parse_double(p, key, val, 0, OPT_MAX_MOMENTUM, &m->momentum);
     }
     if (strcmp(key, "weight_decay") == 0) {
         if ((rc = mark_key(p, K_WEIGHT_DECAY, 4, key)) != TDP_OK)
             return rc;
-        if ((rc = parse_double(p, key, val, &m->weight_decay)) != TDP_OK)
-            return rc;
-        if (!isfinite(m->weight_decay) || !(m->weight_decay >= 0))
-            return perr(p, p->line, "weight_decay = %s: must be a finite number >= 0",
-                        show(val, sv, sizeof sv));
         m->has_weight_decay = 1;
-        return TDP_OK;
+        return parse_double(p, key, val, 0, OPT_MAX_WEIGHT_DECAY, &m->weight_decay);
     }
     return perr(p, p->line, "unknown key '%s' in [net] (allowed: " NET_KEYS ")",
                 show(key, sv, sizeof sv));
@@ -345,6 +320,9 @@ int cfg_parse(const char *text, size_t len, const char *name, model_cfg_t *out, 
 
     char buf[CFG_MAX_LINE + 1];
     size_t pos = 0;
+    /* a UTF-8 byte order mark (as some editors write) is not part of the first line */
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        pos = 3;
     int rc = TDP_OK;
     while (pos < len && rc == TDP_OK) {
         p->line++;

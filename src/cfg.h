@@ -4,7 +4,8 @@
  *     [net]
  *     input = 784          ; required, 1..CFG_MAX_UNITS
  *     output = 10          ; required, 2..CFG_MAX_UNITS: classes, must equal the last layer's units
- *     lr = 0.05            ; optional training defaults (options on the command line win)
+ *     lr = 0.05            ; optional training defaults (options on the command line win),
+ *                          ; in the command line's ranges (options.h: OPT_MIN_LR ...)
  *     momentum = 0.9
  *     weight_decay = 0.0005
  *     batch = 64
@@ -14,10 +15,11 @@
  *     activation = relu    ; relu | none, default relu
  *     ...
  *
- * Sizes are inferred from the previous layer. The last [dense] must have activation = none and
- * units = output. Errors (unknown section or key, missing '=', duplicate key, non-numeric or
- * out-of-range value, missing [net] or required key, no layers, too many layers) are TDP_EINPUT
- * naming "file:line: problem". */
+ * Numbers follow the command line's rule (argnum.h: decimal, the whole value, in range). A UTF-8
+ * byte order mark at the start of the file is skipped. Sizes are inferred from the previous layer.
+ * The last [dense] must have activation = none and units = output. Errors (unknown section or key,
+ * missing '=', duplicate key, non-numeric or out-of-range value, missing [net] or required key, no
+ * layers, too many layers) are TDP_EINPUT naming "file:line: problem". */
 #ifndef TDP_CFG_H
 #define TDP_CFG_H
 

@@ -1,12 +1,13 @@
 /* data.c: IDX reader (plain or gzip), datasets, the synthetic set, epoch order and sharding.
  *
  * Reading: the file is opened with open(2) (so that a missing file or a directory gives a clear
- * message), then read through zlib's gzread, which decompresses a gzip stream (recognised by its
- * 0x1f 0x8b magic) and passes any other file through unchanged. The header is read and validated
- * first, so that an absurd size is refused before anything is allocated; the data buffer then
- * grows with what the file really holds, up to the size the header announced. zlib reports a
- * truncated gzip stream only through gzerror (Z_BUF_ERROR) after a short read and through the
- * return value of gzclose, so both are checked.
+ * message), then read with read(2): a file that starts with the gzip magic (0x1f 0x8b) is
+ * decompressed with zlib's inflate (one or more gzip members, as gunzip takes them), any other
+ * file is taken as it is. inflate rather than gzread, because gzread ignores whatever follows the
+ * last member silently: here bytes after the gzip stream are refused (gunzip warns of "trailing
+ * garbage"), as are a truncated stream and corrupt data. The header is read and validated first,
+ * so that an absurd size is refused before anything is allocated; the data buffer then grows with
+ * what the file really holds, up to the size the header announced.
  *
  * Random streams (all splitmix64, rng.h) are derived from a seed by
  *     derive(s) = the first output of splitmix64 started at state s
@@ -140,67 +141,166 @@ void idx_free(idx_array_t *a) {
 
 /* ---- idx_read ---- */
 
+#define READ_CHUNK ((size_t)1 << 17)
+
 typedef struct {
-    gzFile gz;
+    int fd;
     const char *path;
-    size_t pos; /* decompressed bytes read so far */
+    size_t pos;    /* decompressed bytes read so far */
+    int gzip;      /* the file starts with the gzip magic */
+    int inflating; /* zs is initialised */
+    int in_eof;    /* read(2) returned 0 */
+    int ended;     /* gzip: the last member ended at the end of the file */
+    uint64_t raw;  /* bytes read from the file */
+    z_stream zs;
+    uint8_t *in; /* [READ_CHUNK]: the file's bytes not yet used */
+    size_t in_len;
+    const uint8_t *in_next; /* plain files: where the unused bytes start */
 } reader_t;
 
-/* Turn the state of a gzFile after a failed or short read into an error. Returns TDP_OK when the
- * stream simply ended. */
-static int reader_status(reader_t *r, tdp_err_t *err) {
-    int errnum = Z_OK;
-    const char *msg = gzerror(r->gz, &errnum);
-    switch (errnum) {
-    case Z_OK:
+/* Read more of the file into r->in (after what is left of it). */
+static int reader_fill(reader_t *r, tdp_err_t *err) {
+    size_t keep = r->gzip ? r->zs.avail_in : r->in_len;
+    const uint8_t *from = r->gzip ? r->zs.next_in : r->in_next;
+    if (keep > 0 && from != r->in)
+        memmove(r->in, from, keep);
+    ssize_t n;
+    do
+        n = read(r->fd, r->in + keep, READ_CHUNK - keep);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return tdp_fail(err, TDP_ERUNTIME, "%s: read error: %s", r->path, strerror(errno));
+    if (n == 0)
+        r->in_eof = 1;
+    r->raw += (uint64_t)n;
+    if (r->gzip) {
+        r->zs.next_in = r->in;
+        r->zs.avail_in = (uInt)(keep + (size_t)n);
+    } else {
+        r->in_next = r->in;
+        r->in_len = keep + (size_t)n;
+    }
+    return TDP_OK;
+}
+
+/* Open the reader on fd: gzip when the file starts with the gzip magic, else the bytes as they
+ * are. */
+static int reader_open(reader_t *r, int fd, const char *path, tdp_err_t *err) {
+    memset(r, 0, sizeof *r);
+    r->fd = fd;
+    r->path = path;
+    r->in = malloc(READ_CHUNK);
+    if (r->in == NULL)
+        return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory");
+    r->in_next = r->in;
+    while (r->in_len < 2 && !r->in_eof) {
+        int rc = reader_fill(r, err);
+        if (rc != TDP_OK)
+            return rc;
+    }
+    if (r->in_len >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b) {
+        r->gzip = 1;
+        r->zs.next_in = r->in;
+        r->zs.avail_in = (uInt)r->in_len;
+        if (inflateInit2(&r->zs, 15 + 16) != Z_OK) /* gzip wrapper only */
+            return tdp_fail(err, TDP_ERUNTIME, "%s: out of memory in zlib", r->path);
+        r->inflating = 1;
+    }
+    return TDP_OK;
+}
+
+static void reader_close(reader_t *r) {
+    if (r->inflating)
+        inflateEnd(&r->zs);
+    free(r->in);
+    r->in = NULL;
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+}
+
+/* A gzip member ended: another member may follow (as gzip and gunzip allow); anything else
+ * after it is refused, as gunzip warns of "trailing garbage". */
+static int reader_member_end(reader_t *r, tdp_err_t *err) {
+    while (r->zs.avail_in < 2 && !r->in_eof) {
+        int rc = reader_fill(r, err);
+        if (rc != TDP_OK)
+            return rc;
+    }
+    if (r->zs.avail_in == 0) {
+        r->ended = 1;
         return TDP_OK;
-    case Z_BUF_ERROR:
+    }
+    if (r->zs.avail_in >= 2 && r->zs.next_in[0] == 0x1f && r->zs.next_in[1] == 0x8b) {
+        if (inflateReset(&r->zs) != Z_OK)
+            return tdp_fail(err, TDP_ERUNTIME, "%s: zlib error resetting the stream", r->path);
+        return TDP_OK;
+    }
+    uint64_t at = r->raw - r->zs.avail_in;
+    struct stat st;
+    if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > at)
         return tdp_fail(err, TDP_EINPUT,
-                        "%s: truncated gzip stream: unexpected end of file after %zu "
-                        "decompressed bytes",
-                        r->path, r->pos);
-    case Z_ERRNO: {
-        int e = errno;
-        return tdp_fail(err, TDP_ERUNTIME, "%s: read error: %s", r->path,
-                        e ? strerror(e) : "unknown error");
-    }
-    case Z_MEM_ERROR:
-        return tdp_fail(err, TDP_ERUNTIME, "%s: out of memory in zlib", r->path);
-    case Z_DATA_ERROR:
-        return tdp_fail(err, TDP_EINPUT, "%s: corrupt gzip data: %s", r->path,
-                        msg ? msg : "data error");
-    default:
-        return tdp_fail(err, TDP_ERUNTIME, "%s: zlib error %d: %s", r->path, errnum,
-                        msg ? msg : "?");
-    }
+                        "%s: %llu bytes of trailing garbage after the gzip stream (which ends at "
+                        "byte %llu)",
+                        r->path, (unsigned long long)((uint64_t)st.st_size - at),
+                        (unsigned long long)at);
+    return tdp_fail(err, TDP_EINPUT,
+                    "%s: trailing garbage after the gzip stream (which ends at byte %llu)", r->path,
+                    (unsigned long long)at);
 }
 
 /* Read up to len bytes; *got is what was read (less than len only at the end of the file).
- * Any zlib or system error, including a truncated gzip stream, is an error. */
+ * Any zlib or system error, a truncated gzip stream and bytes after the gzip stream are errors. */
 static int reader_read(reader_t *r, void *buf, size_t len, size_t *got, tdp_err_t *err) {
     uint8_t *p = buf;
     size_t done = 0;
-    while (done < len) {
+    int rc = TDP_OK;
+    while (done < len && rc == TDP_OK) {
+        if (!r->gzip) {
+            if (r->in_len == 0) {
+                if (r->in_eof)
+                    break;
+                rc = reader_fill(r, err);
+                continue;
+            }
+            size_t n = r->in_len < len - done ? r->in_len : len - done;
+            memcpy(p + done, r->in_next, n);
+            r->in_next += n;
+            r->in_len -= n;
+            done += n;
+            continue;
+        }
+        if (r->ended)
+            break;
+        if (r->zs.avail_in == 0 && !r->in_eof) {
+            rc = reader_fill(r, err);
+            continue;
+        }
         size_t chunk = len - done;
         if (chunk > ((size_t)1 << 30))
             chunk = (size_t)1 << 30;
-        errno = 0;
-        int n = gzread(r->gz, p + done, (unsigned)chunk);
-        if (n < 0) {
-            int rc = reader_status(r, err);
-            if (rc == TDP_OK) /* should not happen: gzread failed without a recorded error */
-                rc = tdp_fail(err, TDP_ERUNTIME, "%s: read error", r->path);
-            return rc;
-        }
-        if (n == 0)
-            break;
-        done += (size_t)n;
-        r->pos += (size_t)n;
+        r->zs.next_out = p + done;
+        r->zs.avail_out = (uInt)chunk;
+        int z = inflate(&r->zs, Z_NO_FLUSH);
+        done += chunk - r->zs.avail_out;
+        if (z == Z_STREAM_END)
+            rc = reader_member_end(r, err);
+        else if (z == Z_DATA_ERROR || z == Z_NEED_DICT)
+            rc = tdp_fail(err, TDP_EINPUT, "%s: corrupt gzip data: %s", r->path,
+                          r->zs.msg ? r->zs.msg : "data error");
+        else if (z == Z_MEM_ERROR)
+            rc = tdp_fail(err, TDP_ERUNTIME, "%s: out of memory in zlib", r->path);
+        else if (z == Z_BUF_ERROR && r->zs.avail_in == 0 && r->in_eof)
+            rc = tdp_fail(err, TDP_EINPUT,
+                          "%s: truncated gzip stream: unexpected end of file after %zu "
+                          "decompressed bytes",
+                          r->path, r->pos + done);
+        else if (z != Z_OK && z != Z_BUF_ERROR)
+            rc = tdp_fail(err, TDP_ERUNTIME, "%s: zlib error %d", r->path, z);
     }
+    r->pos += done;
     *got = done;
-    if (done < len)
-        return reader_status(r, err); /* a short read: the end, or a truncated gzip stream */
-    return TDP_OK;
+    return rc;
 }
 
 int idx_read(const char *path, idx_array_t *out, tdp_err_t *err) {
@@ -208,20 +308,16 @@ int idx_read(const char *path, idx_array_t *out, tdp_err_t *err) {
     int rc = TDP_OK;
     uint8_t *data = NULL;
     uint8_t *scratch = NULL;
-    reader_t r = {NULL, path, 0};
+    reader_t r;
+    memset(&r, 0, sizeof r);
+    r.fd = -1;
 
     int fd;
     if ((rc = tdp_open_input(NULL, path, &fd, err)) != TDP_OK) /* regular files only */
         return rc;
-    r.gz = gzdopen(fd, "rb");
-    if (r.gz == NULL) {
-        close(fd);
-        return tdp_fail(err, TDP_ERUNTIME, "%s: cannot open: out of memory in zlib", path);
-    }
-    if (gzbuffer(r.gz, 1u << 17) != 0) {
-        rc = tdp_fail(err, TDP_ERUNTIME, "%s: gzbuffer failed", path);
+    rc = reader_open(&r, fd, path, err); /* the reader closes fd from now on */
+    if (rc != TDP_OK)
         goto done;
-    }
 
     /* header */
     uint8_t hdr[IDX_MAX_HEADER];
@@ -308,22 +404,10 @@ int idx_read(const char *path, idx_array_t *out, tdp_err_t *err) {
 
 done:
     free(scratch);
-    if (r.gz != NULL) {
-        int crc = gzclose(r.gz); /* also closes fd */
-        if (rc == TDP_OK && crc != Z_OK) {
-            if (crc == Z_BUF_ERROR)
-                rc = tdp_fail(err, TDP_EINPUT,
-                              "%s: truncated gzip stream: unexpected end of file after %zu "
-                              "decompressed bytes",
-                              path, r.pos);
-            else
-                rc = tdp_fail(err, TDP_ERUNTIME, "%s: error closing the file (zlib error %d)", path,
-                              crc);
-        }
-    }
+    reader_close(&r);
     if (rc != TDP_OK) {
         free(data);
-        idx_free(out); /* frees what a late gzclose failure left there */
+        idx_free(out);
     }
     return rc;
 }

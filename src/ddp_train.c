@@ -19,6 +19,7 @@
 #include "data.h"
 #include "ddp.h"
 #include "dp.h"
+#include "memcheck.h"
 #include "model.h"
 #include "options.h"
 #include "report.h"
@@ -177,14 +178,7 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     int rc = options_parse(argc, argv, o, err);
     if (rc != TDP_OK || o->help)
         return rc;
-    if (o->mode == MODE_SERIAL && o->workers != 1)
-        return tdp_fail(err, TDP_EINPUT,
-                        "--workers applies to --mode dp and --mode ddp (serial has one worker)");
-    if (o->mode != MODE_DP && (o->gil || o->dp_pool || o->dp_cache))
-        return tdp_fail(err, TDP_EINPUT, "--%s applies to --mode dp only",
-                        o->gil       ? "gil"
-                        : o->dp_pool ? "dp-pool"
-                                     : "dp-cache");
+    /* options_parse refused the options that do not apply to the mode */
     if (o->mode != MODE_DDP && launcher_world_size() > 1)
         return tdp_fail(err, TDP_EINPUT,
                         "--mode %s runs as one process, but mpirun started %d: use --mode ddp "
@@ -236,6 +230,17 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     else
         rc = dataset_load_dir(o->data, c->output, &s->train, &s->test, err);
     if (rc != TDP_OK)
+        return rc;
+    /* everything the mode will hold, before any of it is allocated (what the process holds now,
+     * the data included, is part of it) */
+    mem_plan_t mp = {.mode = o->mode,
+                     .workers = o->workers,
+                     .batch = s->batch,
+                     .deterministic = o->deterministic,
+                     .train_n = s->train.n,
+                     .resident = mem_resident()};
+    mem_launcher_ranks(&mp.world, &mp.local_ranks);
+    if ((rc = mem_check(&s->model, &mp, s->model_path, err)) != TDP_OK)
         return rc;
     dataset_standardize(&s->test, &s->train);
     dataset_standardize(&s->train, &s->train);

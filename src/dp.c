@@ -12,6 +12,40 @@ static float *alloc_arena(size_t floats) {
     return aligned_alloc(64, bytes ? bytes : 64);
 }
 
+static double arena_bytes(size_t floats) {
+    return (double)((floats * sizeof(float) + 63) & ~(size_t)63);
+}
+
+double dp_workspace_bytes(const model_t *m, int batch) {
+    /* net_ws_alloc: x, each layer's activations, two gradient buffers of the widest layer, the
+     * labels */
+    double b = (double)batch;
+    double bytes = arena_bytes((size_t)batch * (size_t)m->cfg.input);
+    for (int l = 0; l < m->nlayers; l++)
+        bytes += arena_bytes((size_t)batch * (size_t)m->layer[l].out);
+    bytes += 2.0 * arena_bytes((size_t)batch * (size_t)m->max_width);
+    return bytes + b * sizeof(int);
+}
+
+double dp_thread_bytes(const model_t *m, int batch) {
+    /* Measured (memcheck.c): what a worker thread adds besides its workspace and replicas is its
+     * stack and what OpenBLAS 0.3.21 touches for it (its packing buffers grow with the rows of
+     * the batch): 0.2 MB per thread at batch 8, 0.7 MB at 64 and 1.2 MB at 512 with the wide
+     * model. Counted as 768 KB + one batch x widest-layer block. */
+    return 768.0 * 1024 + 4.0 * (double)batch * (double)m->max_width;
+}
+
+double team_memory_bytes(const model_t *m, int n, int batch, double grads_each) {
+    return (double)n * ((double)sizeof(dp_worker_t) + dp_workspace_bytes(m, batch) +
+                        dp_thread_bytes(m, batch) + grads_each);
+}
+
+double dp_memory_bytes(const model_t *m, int workers, int batch) {
+    /* dp_grads: a replica of the weights and one of the gradient (with TRAIN_EXTRA) per worker */
+    double replicas = arena_bytes(m->nparams) + arena_bytes(m->nparams + TRAIN_EXTRA);
+    return team_memory_bytes(m, workers, batch, 0.0) + (double)workers * replicas;
+}
+
 /* The interpreter's dispatch of one layer: take the lock, let a waiting thread have it if it
  * asked, release it for the kernels. */
 static void worker_dispatch(void *ctx) {

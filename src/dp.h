@@ -52,6 +52,18 @@ struct dp_team {
     int remaining, stop, threads_up;
 };
 
+/* Bytes of net_ws_alloc(m, batch): one worker's activations and workspace. */
+double dp_workspace_bytes(const model_t *m, int batch);
+/* Resident bytes a running thread adds besides what it allocates itself: its stack and the BLAS
+ * library's packing buffer for the model's layers (measured; see dp.c). */
+double dp_thread_bytes(const model_t *m, int batch);
+/* Resident bytes of a team of n threads at `batch` as team_init makes it and team_run runs it,
+ * plus `grads_each` bytes of gradient per worker (the hybrid mode's own gradient buffers). */
+double team_memory_bytes(const model_t *m, int n, int batch, double grads_each);
+/* Resident bytes of dp_init's team and of the replicas dp_grads makes every step (P weights and
+ * P gradients, all alive during a step). */
+double dp_memory_bytes(const model_t *m, int workers, int batch);
+
 int team_init(dp_team_t *tm, const model_t *m, int n, int batch, int pool, int self_load,
               gil_t *gil, tdp_err_t *err);
 void team_free(dp_team_t *tm);

@@ -201,10 +201,11 @@ static void usage(FILE *f) {
 
 /* ---- parsing ---- */
 
+/* Numbers follow argnum.h's rule, the same as ddp_train's options and the model file. */
 static int parse_value(const spec_t *s, const char *v, kopts_t *o, tdp_err_t *err) {
     char *p = (char *)o + s->off;
-    char *end = NULL;
-    errno = 0;
+    char label[64];
+    snprintf(label, sizeof label, "--%s", s->name);
     switch (s->kind) {
     case K_FLAG:
         *(int *)p = 1;
@@ -230,30 +231,18 @@ static int parse_value(const spec_t *s, const char *v, kopts_t *o, tdp_err_t *er
             return tdp_fail(err, TDP_EINPUT, "--url: more than %d addresses", MAX_URLS);
         o->urls[o->nurls++] = v;
         return TDP_OK;
-    case K_U64: {
-        if (*v == '\0' || *v == '-' || *v == '+' || *v == ' ')
-            return tdp_fail(err, TDP_EINPUT, "--%s: '%s' is not a non-negative integer", s->name,
-                            v);
-        unsigned long long x = strtoull(v, &end, 10);
-        if (errno != 0 || *end != '\0')
-            return tdp_fail(err, TDP_EINPUT, "--%s: '%s' is not a non-negative integer", s->name,
-                            v);
-        if ((double)x < s->lo || (double)x > s->hi)
-            return tdp_fail(err, TDP_EINPUT, "--%s: %llu is out of range [%.0f, %.0f]", s->name, x,
-                            s->lo, s->hi);
-        *(uint64_t *)p = (uint64_t)x;
-        return TDP_OK;
-    }
+    case K_U64:
+        return argnum_u64(label, v, (uint64_t)s->lo, (uint64_t)s->hi, (uint64_t *)p, err);
     case K_INT: {
         long long x = 0;
-        int rc = argnum_integer(s->name, v, s->lo, s->hi, &x, err);
+        int rc = argnum_int(label, v, s->lo, s->hi, &x, err);
         if (rc != TDP_OK)
             return rc;
         *(int *)p = (int)x;
         return TDP_OK;
     }
     case K_DOUBLE:
-        return argnum_real(s->name, v, s->lo, s->hi, (double *)p, err);
+        return argnum_real(label, v, s->lo, s->hi, (double *)p, err);
     }
     return tdp_fail(err, TDP_EINPUT, "--%s: unhandled option kind", s->name);
 }

@@ -41,6 +41,7 @@ typedef struct {
     double comm_timeout;    /* ddp: seconds, 0 = none */
     long check_sync;        /* ddp: steps, 0 = none */
     double switch_interval; /* --gil: milliseconds */
+    uint64_t given;         /* bit k: the k-th option of the table was on the command line */
 } options_t;
 
 /* Built-in defaults, used where neither the command line nor the model file sets a value. */
@@ -51,13 +52,24 @@ typedef struct {
 #define OPT_DEFAULT_WEIGHT_DECAY 0.0005
 #define OPT_DEFAULT_SEED         42
 #define OPT_DEFAULT_DATA_DIR     "/usr/share/datasets/fashion-mnist"
-#define OPT_MAX_BATCH            65536
-#define OPT_MAX_WORKERS          1024
-#define OPT_DEFAULT_BUCKET_KB    256
+/* The ranges of the training values, on the command line and in the model file (cfg.c). */
+#define OPT_MAX_BATCH         65536
+#define OPT_MAX_EPOCHS        1000000
+#define OPT_MIN_LR            1e-12
+#define OPT_MAX_LR            1e6
+#define OPT_MAX_MOMENTUM      0.999999
+#define OPT_MAX_WEIGHT_DECAY  1e6
+#define OPT_MAX_WORKERS       1024
+#define OPT_DEFAULT_BUCKET_KB 256
 
-/* Parse argv. Bad values and unknown options: TDP_EINPUT with a one-line message. --help sets
- * opt->help and returns TDP_OK. */
+/* Parse argv. Bad values and unknown options: TDP_EINPUT with a one-line message. Numbers follow
+ * argnum.h's rule. An option given twice is refused ("--lr given twice"), and so is an option
+ * that does not apply to the chosen mode ("--bucket-kb applies to --mode ddp only"; --workers
+ * other than 1 in serial mode; --switch-interval without --gil; --synthetic-train and
+ * --synthetic-test with a --data directory). --help sets opt->help and returns TDP_OK. */
 int options_parse(int argc, char **argv, options_t *opt, tdp_err_t *err);
+/* Whether --NAME was on the command line. */
+int options_given(const options_t *opt, const char *name);
 void options_usage(FILE *f, const char *prog);
 const char *mode_name(train_mode_t m);
 

@@ -131,7 +131,7 @@ static void test_valid_variants(void) {
                                 "lr=1e-2\n"
                                 "momentum = 0 # no momentum\n"
                                 "weight_decay = 0\n"
-                                "batch = 1048576\n"
+                                "batch = 65536\n"
                                 "epochs = 0\n"
                                 "\n"
                                 "[dense];hidden\n"
@@ -139,7 +139,7 @@ static void test_valid_variants(void) {
                                 "units=65536\n"
                                 "[dense]\n"
                                 " activation = none \n"
-                                " units = +3";
+                                " units = 3";
     if (GOOD(messy, &m) == TDP_OK) {
         CHECK(m.input == 12 && m.output == 3 && m.nlayers == 2);
         CHECK(m.layers[0].units == 65536 && m.layers[0].act == ACT_RELU);
@@ -147,17 +147,21 @@ static void test_valid_variants(void) {
         CHECK(m.has_lr && m.lr == 0.01);
         CHECK(m.has_momentum && m.momentum == 0.0);
         CHECK(m.has_weight_decay && m.weight_decay == 0.0);
-        CHECK(m.has_batch && m.batch == 1048576);
+        CHECK(m.has_batch && m.batch == 65536);
         CHECK(m.has_epochs && m.epochs == 0);
     }
 
     /* range boundaries that are allowed */
-    if (GOOD("[net]\ninput=65536\noutput=2\nepochs=1000000\nbatch=1\nmomentum=0.999\n"
-             "lr=1e300\n[dense]\nunits=2\nactivation=none\n",
+    if (GOOD("[net]\ninput=65536\noutput=2\nepochs=1000000\nbatch=1\nmomentum=0.999999\n"
+             "lr=1e6\nweight_decay=1e6\n[dense]\nunits=2\nactivation=none\n",
              &m) == TDP_OK) {
         CHECK(m.input == 65536 && m.output == 2 && m.epochs == 1000000 && m.batch == 1);
-        CHECK(m.momentum == 0.999 && m.lr == 1e300);
+        CHECK(m.momentum == 0.999999 && m.lr == 1e6 && m.weight_decay == 1e6);
     }
+    if (GOOD("\xEF\xBB\xBF[net]\ninput=1\noutput=2\nbatch=65536\nlr=1e-12\nmomentum=0\n"
+             "weight_decay=0\n[dense]\nunits=2\nactivation=none\n",
+             &m) == TDP_OK) /* and a UTF-8 byte order mark before the first line */
+        CHECK(m.input == 1 && m.batch == 65536 && m.lr == 1e-12 && m.momentum == 0);
 
     /* exactly CFG_MAX_LAYERS layers */
     {
@@ -258,51 +262,62 @@ static void test_line_errors(void) {
     BAD("input = 784\n" NET LAST, NAME ":1:", "before any section", "input");
     BAD("# comment\n\nfoo = 1\n", NAME ":3:", "before any section", "foo");
 
-    /* non-numeric values */
-    BAD("[net]\ninput = abc\n", NAME ":2:", "input", "not a number");
-    BAD(NET "lr = fast\n", NAME ":4:", "lr", "not a number");
-    BAD(NET "momentum = -\n", NAME ":4:", "momentum", "not a number");
-    BAD(NET "[dense]\nunits = ten\n", NAME ":5:", "units", "not a number");
-    BAD(NET "batch = 0x40\n", NAME ":4:", "batch", "trailing characters");
+    /* non-numeric values: the command line's rule and wording (argnum.h) */
+    BAD("[net]\ninput = abc\n", NAME ":2:", "input: 'abc' is not an integer");
+    BAD(NET "lr = fast\n", NAME ":4:", "lr: 'fast' is not a finite number");
+    BAD(NET "momentum = -\n", NAME ":4:", "momentum", "not a finite number");
+    BAD(NET "[dense]\nunits = ten\n", NAME ":5:", "units", "not an integer");
+    /* decimal only: no hexadecimal integers or floats, no sign '+' */
+    BAD(NET "batch = 0x40\n", NAME ":4:", "batch: '0x40' is not an integer (decimal digits only)");
+    BAD(NET "lr = 0x1p-4\n", NAME ":4:", "lr: '0x1p-4' is not a finite number");
+    BAD(NET "[dense]\nunits = +3\n", NAME ":5:", "units: '+3' is not an integer");
+    BAD(NET "lr = +0.1\n", NAME ":4:", "lr: '+0.1' is not a finite number");
+    /* a byte order mark is skipped at the start of the text only */
+    BAD("[net]\n\xEF\xBB\xBFinput = 784\n", NAME ":2:", "unknown key '???input'");
 
     /* trailing garbage after a number */
-    BAD(NET "[dense]\nunits = 12abc\n", NAME ":5:", "units", "trailing characters", "12abc");
-    BAD("[net]\ninput = 7 84\n", NAME ":2:", "input", "trailing characters");
-    BAD(NET "epochs = 1.5\n", NAME ":4:", "epochs", "trailing characters");
-    BAD(NET "lr = 0.05x\n", NAME ":4:", "lr", "trailing characters");
-    BAD(NET "weight_decay = 1e-4e\n", NAME ":4:", "weight_decay", "trailing characters");
+    BAD(NET "[dense]\nunits = 12abc\n", NAME ":5:", "units", "not an integer", "12abc");
+    BAD("[net]\ninput = 7 84\n", NAME ":2:", "input", "not an integer");
+    BAD(NET "epochs = 1.5\n", NAME ":4:", "epochs", "not an integer");
+    BAD(NET "lr = 0.05x\n", NAME ":4:", "lr", "not a finite number");
+    BAD(NET "weight_decay = 1e-4e\n", NAME ":4:", "weight_decay", "not a finite number");
 
     /* integers out of range */
-    BAD("[net]\ninput = 0\n", NAME ":2:", "input", "out of range", "1..65536");
+    BAD("[net]\ninput = 0\n", NAME ":2:", "input: 0 is out of range [1, 65536]");
     BAD("[net]\ninput = 65537\n", NAME ":2:", "input", "out of range");
     BAD("[net]\ninput = -784\n", NAME ":2:", "input", "out of range");
     BAD("[net]\ninput = 99999999999999999999999\n", NAME ":2:", "input", "out of range");
-    BAD("[net]\noutput = 1\n", NAME ":2:", "output", "out of range", "2..65536");
+    BAD("[net]\noutput = 1\n", NAME ":2:", "output", "out of range [2, 65536]");
     BAD("[net]\noutput = 65537\n", NAME ":2:", "output", "out of range");
-    BAD(NET "[dense]\nunits = 0\n", NAME ":5:", "units", "out of range", "1..65536");
+    BAD(NET "[dense]\nunits = 0\n", NAME ":5:", "units", "out of range [1, 65536]");
     BAD(NET "[dense]\nunits = 70000\n", NAME ":5:", "units", "out of range");
-    BAD(NET "batch = 0\n", NAME ":4:", "batch", "out of range", "1..1048576");
-    BAD(NET "batch = 1048577\n", NAME ":4:", "batch", "out of range");
-    BAD(NET "epochs = -1\n", NAME ":4:", "epochs", "out of range", "0..1000000");
+    /* the training values take the command line's ranges (options.h) */
+    BAD(NET "batch = 0\n", NAME ":4:", "batch: 0 is out of range [1, 65536]");
+    BAD(NET "batch = 65537\n", NAME ":4:", "batch", "out of range");
+    BAD(NET "epochs = -1\n", NAME ":4:", "epochs: -1 is out of range [0, 1000000]");
     BAD(NET "epochs = 1000001\n", NAME ":4:", "epochs", "out of range");
 
-    /* lr not finite or <= 0 */
-    BAD(NET "lr = 0\n", NAME ":4:", "lr", "> 0");
-    BAD(NET "lr = -0.1\n", NAME ":4:", "lr", "> 0");
-    BAD(NET "lr = inf\n", NAME ":4:", "lr", "finite");
-    BAD(NET "lr = nan\n", NAME ":4:", "lr", "finite");
+    /* lr outside [1e-12, 1e6] (--lr's range), not finite, or an underflow */
+    BAD(NET "lr = 0\n", NAME ":4:", "lr: 0 is out of range [1e-12, 1e+06]");
+    BAD(NET "lr = -0.1\n", NAME ":4:", "lr", "out of range");
+    BAD(NET "lr = 1e308\n", NAME ":4:", "lr: 1e308 is out of range [1e-12, 1e+06]");
+    BAD(NET "lr = 1000001\n", NAME ":4:", "lr", "out of range");
+    BAD(NET "lr = inf\n", NAME ":4:", "lr", "not a finite number");
+    BAD(NET "lr = nan\n", NAME ":4:", "lr", "not a finite number");
     BAD(NET "lr = 1e999\n", NAME ":4:", "lr", "out of range");
+    BAD(NET "lr = 1e-400\n", NAME ":4:", "lr: 1e-400 is too small", "underflows");
 
-    /* momentum outside [0, 1) */
-    BAD(NET "momentum = 1\n", NAME ":4:", "momentum", "[0, 1)");
-    BAD(NET "momentum = -0.1\n", NAME ":4:", "momentum", "[0, 1)");
-    BAD(NET "momentum = nan\n", NAME ":4:", "momentum", "[0, 1)");
-    BAD(NET "momentum = 1.5\n", NAME ":4:", "momentum", "[0, 1)");
+    /* momentum outside [0, 0.999999] */
+    BAD(NET "momentum = 1\n", NAME ":4:", "momentum: 1 is out of range [0, 0.999999]");
+    BAD(NET "momentum = -0.1\n", NAME ":4:", "momentum", "out of range");
+    BAD(NET "momentum = nan\n", NAME ":4:", "momentum", "not a finite number");
+    BAD(NET "momentum = 1.5\n", NAME ":4:", "momentum", "out of range");
 
-    /* weight_decay < 0 or not finite */
-    BAD(NET "weight_decay = -1e-9\n", NAME ":4:", "weight_decay", ">= 0");
-    BAD(NET "weight_decay = inf\n", NAME ":4:", "weight_decay", "finite");
-    BAD(NET "weight_decay = -nan\n", NAME ":4:", "weight_decay", "finite");
+    /* weight_decay outside [0, 1e6] or not finite */
+    BAD(NET "weight_decay = -1e-9\n", NAME ":4:", "weight_decay", "out of range [0, 1e+06]");
+    BAD(NET "weight_decay = 1e7\n", NAME ":4:", "weight_decay", "out of range");
+    BAD(NET "weight_decay = inf\n", NAME ":4:", "weight_decay", "not a finite number");
+    BAD(NET "weight_decay = -nan\n", NAME ":4:", "weight_decay", "not a finite number");
 
     /* activation other than relu | none */
     BAD(NET "[dense]\nunits = 10\nactivation = sigmoid\n", NAME ":6:", "activation", "sigmoid",
@@ -424,7 +439,7 @@ static void test_files(void) {
     CHECK(cfg_load(path, &m, &err) == TDP_EINPUT);
     snprintf(want, sizeof want, "%s:5:", path);
     CHECK_CONTAINS(err.msg, want);
-    CHECK_CONTAINS(err.msg, "trailing characters");
+    CHECK_CONTAINS(err.msg, "not an integer");
     unlink(path);
 
     /* end-of-file check from a file */

@@ -7,8 +7,10 @@
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
-D=(--model "$SRC/models/fashion-mlp.cfg" --data synthetic --synthetic-train 1024
-    --synthetic-test 256 --epochs 3 --quiet)
+# ddp_train refuses an option given twice: D0 without --epochs
+D0=(--model "$SRC/models/fashion-mlp.cfg" --data synthetic --synthetic-train 1024
+    --synthetic-test 256 --quiet)
+D=("${D0[@]}" --epochs 3)
 
 # resume_case NAME LAUNCH... -- ARGS...: uninterrupted vs stopped at step 37 and resumed
 resume_case() {
@@ -51,8 +53,8 @@ mpirun_ -np 4 "$BIN/ddp_train" "${D[@]}" --batch 8 --resume "$T/ddp.ckpt" --dump
 [[ $? == 2 ]] && grep -q "global batch of 32" "$T/err" && ok || bad "other global batch: $(cat "$T/err")"
 
 # a real SIGUSR1 mid-run: checkpoint, exit 75, resume to the same weights
-"$BIN/ddp_train" --mode serial "${D[@]}" --epochs 40 --batch 32 --dump-weights "$T/long.full" || bad "long run"
-"$BIN/ddp_train" --mode serial "${D[@]}" --epochs 40 --batch 32 --checkpoint "$T/long.ckpt" \
+"$BIN/ddp_train" --mode serial "${D0[@]}" --epochs 40 --batch 32 --dump-weights "$T/long.full" || bad "long run"
+"$BIN/ddp_train" --mode serial "${D0[@]}" --epochs 40 --batch 32 --checkpoint "$T/long.ckpt" \
     2>"$T/sig.err" &
 pid=$!
 for ((i = 0; i < 200; i++)); do # bounded wait until it trains (its first checkpoint is at the end)
@@ -65,7 +67,7 @@ wait $pid
 rc=$?
 if [[ $rc == 75 ]]; then
     ok
-    "$BIN/ddp_train" --mode serial "${D[@]}" --epochs 40 --batch 32 --resume "$T/long.ckpt" --dump-weights "$T/long.res" &&
+    "$BIN/ddp_train" --mode serial "${D0[@]}" --epochs 40 --batch 32 --resume "$T/long.ckpt" --dump-weights "$T/long.res" &&
         cmp -s "$T/long.full" "$T/long.res" && ok || bad "SIGUSR1: resumed weights differ"
 elif [[ $rc == 0 ]]; then
     echo "note: the run finished before the signal arrived; nothing to compare"

@@ -252,6 +252,50 @@ static void test_gzip_malformed(void) {
     const char *flip = tmp_path("flip.gz");
     write_file(flip, g, glen);
     expect_read_fail(flip, TDP_EINPUT, "corrupt gzip", NULL);
+    g[glen / 2] ^= 0x55;
+
+    /* bytes after the gzip stream (gunzip: "trailing garbage ignored"): refused, naming the file
+     * and where the stream ends; another gzip member after it is part of the stream */
+    uint8_t *tg = malloc(2 * glen + 8);
+    TDP_DIE_IF(tg == NULL, "malloc");
+    memcpy(tg, g, glen);
+    memcpy(tg + glen, "garbage", 7);
+    const char *garbage = tmp_path("garbage.gz");
+    write_file(garbage, tg, glen + 7);
+    char want[160];
+    snprintf(want, sizeof want,
+             "7 bytes of trailing garbage after the gzip stream (which ends at "
+             "byte %zu)",
+             glen);
+    expect_read_fail(garbage, TDP_EINPUT, garbage, want);
+    memset(tg + glen, 0, 512); /* zeros, as a tape block pads it */
+    write_file(garbage, tg, glen + 512);
+    expect_read_fail(garbage, TDP_EINPUT, "512 bytes of trailing garbage", NULL);
+    tg[glen] = 0x1f; /* the first byte of a gzip magic only */
+    write_file(garbage, tg, glen + 1);
+    expect_read_fail(garbage, TDP_EINPUT, "1 bytes of trailing garbage", NULL);
+    free(tg);
+    /* two members: the IDX image split in two, each compressed on its own */
+    const char *two = tmp_path("two.gz");
+    write_gz(two, b, 1000);
+    size_t l1;
+    uint8_t *m1 = read_whole(two, &l1);
+    write_gz(two, b + 1000, len - 1000);
+    size_t l2;
+    uint8_t *m2 = read_whole(two, &l2);
+    uint8_t *both = malloc(l1 + l2);
+    TDP_DIE_IF(both == NULL, "malloc");
+    memcpy(both, m1, l1);
+    memcpy(both + l1, m2, l2);
+    write_file(two, both, l1 + l2);
+    CHECK_MSG(idx_read(two, &a, &err) == TDP_OK, "%s", err.msg);
+    CHECK(a.nbytes == 20000 && memcmp(a.data, b + 16, 20000) == 0);
+    idx_free(&a);
+    write_file(two, both, l1 + l2 - 3); /* the second member cut short */
+    expect_read_fail(two, TDP_EINPUT, "truncated gzip", NULL);
+    free(m1);
+    free(m2);
+    free(both);
     free(g);
 
     /* a complete gzip whose content is malformed: short data, trailing bytes, bad type */

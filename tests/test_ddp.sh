@@ -8,8 +8,9 @@ source "$(dirname "$0")/lib.sh"
 
 B=16
 K=40
-DATA=(--model "$SRC/models/fashion-mlp.cfg" --data synthetic --synthetic-train 2048
-    --synthetic-test 512 --epochs 100 --max-steps $K --quiet)
+# ddp_train refuses an option given twice: COMMON without the model and the step limit
+COMMON=(--data synthetic --synthetic-train 2048 --synthetic-test 512 --epochs 100 --quiet)
+DATA=(--model "$SRC/models/fashion-mlp.cfg" "${COMMON[@]}" --max-steps $K)
 
 "$BIN/ddp_train" --mode serial "${DATA[@]}" --batch $((4 * B)) --dump-weights "$T/serial4.bin" &&
     "$BIN/ddp_train" --mode serial "${DATA[@]}" --batch $((2 * B)) --dump-weights "$T/serial2.bin" &&
@@ -55,7 +56,7 @@ mpirun_ -np 4 "$BIN/ddp_train" "${DATA[@]}" --batch $B --deterministic --dump-we
 
 # evaluation: the initial weights score the same for any P
 for p in 1 2 4; do
-    mpirun_ -np $p "$BIN/ddp_train" "${DATA[@]}" --batch $B --max-steps 0 --json "$T/eval$p.json" ||
+    mpirun_ -np $p "$BIN/ddp_train" --model "$SRC/models/fashion-mlp.cfg" "${COMMON[@]}" --batch $B --max-steps 0 --json "$T/eval$p.json" ||
         bad "eval run P=$p"
 done
 a1=$(json_field "$T/eval1.json" test_accuracy)
@@ -68,7 +69,7 @@ rc=$?
 [[ $rc != 0 && $rc != 124 ]] && ok || bad "disagreeing ranks: exit $rc"
 [[ $(grep -c "rank 1 and rank 0 disagree on --batch (32 on rank 1, 16 on rank 0)" "$T/dis.log") == 2 ]] &&
     ok || bad "disagreement message: $(cat "$T/dis.log")"
-mpirun_ -np 1 "$BIN/ddp_train" "${DATA[@]}" --batch $B : -np 1 "$BIN/ddp_train" "${DATA[@]}" --batch $B --model "$SRC/models/tiny.cfg" >"$T/dis2.log" 2>&1
+mpirun_ -np 1 "$BIN/ddp_train" "${DATA[@]}" --batch $B : -np 1 "$BIN/ddp_train" --model "$SRC/models/tiny.cfg" "${COMMON[@]}" --max-steps $K --batch $B >"$T/dis2.log" 2>&1
 grep -q "disagree on the parameter count" "$T/dis2.log" && ok || bad "model disagreement: $(cat "$T/dis2.log")"
 
 # a bad option on one rank ends all ranks promptly, exit 2, one message
@@ -77,7 +78,7 @@ mpirun_ -np 1 "$BIN/ddp_train" "${DATA[@]}" --batch 0 : -np 2 "$BIN/ddp_train" "
 rc=$?
 [[ $rc != 0 && $rc != 124 && $(($(date +%s) - start)) -lt 60 ]] && ok || bad "bad option on rank 0: exit $rc"
 grep -q -- "--batch: 0 is out of range" "$T/badopt.log" && ok || bad "bad option message: $(cat "$T/badopt.log")"
-mpirun_ -np 2 "$BIN/ddp_train" "${DATA[@]}" --batch $B : -np 1 "$BIN/ddp_train" "${DATA[@]}" --model /nonexistent.cfg >"$T/badopt2.log" 2>&1
+mpirun_ -np 2 "$BIN/ddp_train" "${DATA[@]}" --batch $B : -np 1 "$BIN/ddp_train" --model /nonexistent.cfg "${COMMON[@]}" --max-steps $K >"$T/badopt2.log" 2>&1
 rc=$?
 [[ $rc != 0 && $rc != 124 ]] && ok || bad "missing model on rank 2: exit $rc"
 grep -q "cannot open /nonexistent.cfg" "$T/badopt2.log" && ok || bad "missing model message: $(cat "$T/badopt2.log")"
@@ -89,7 +90,7 @@ rc=$?
 [[ $(grep -c "try --lr" "$T/div.log") == 1 && ! -e "$T/div.json" ]] && ok || bad "diverging run output: $(cat "$T/div.log")"
 
 # the trace: valid JSON, one process row per rank, each bucket's allreduce and the optimizer
-mpirun_ -np 2 "$BIN/ddp_train" "${DATA[@]}" --batch $B --max-steps 5 --bucket-kb 64 --trace "$T/trace.json" ||
+mpirun_ -np 2 "$BIN/ddp_train" --model "$SRC/models/fashion-mlp.cfg" "${COMMON[@]}" --batch $B --max-steps 5 --bucket-kb 64 --trace "$T/trace.json" ||
     bad "traced run"
 if /usr/bin/python3 - "$T/trace.json" <<'PY'
 import json, sys
