@@ -19,6 +19,10 @@ set -x
 # The global batch is 64 x NP; the learning rate follows it linearly (0.02 per 64 samples, the
 # model file's rate for one worker): measured with NP=4, 10 epochs: lr 0.02 -> test accuracy
 # 0.8858, 0.04 -> 0.8908, 0.08 -> 0.8941 (serial, batch 64, lr 0.02: 0.8932).
-lr=$(awk -v n="$np" 'BEGIN { print 0.02 * n }')
-mpirun -np "$np" "${mpi[@]}" build/bin/ddp_train --model models/fashion-mlp.cfg --lr "$lr" \
-    --json results/run.json "$@"
+# Options given here take the place of these defaults (ddp_train refuses an option given twice).
+defaults=()
+have() { local a; for a in "${@:2}"; do [[ $a == "$1" || $a == "$1="* ]] && return 0; done; return 1; }
+have --model "$@" || defaults+=(--model models/fashion-mlp.cfg)
+have --lr "$@" || defaults+=(--lr "$(awk -v n="$np" 'BEGIN { print 0.02 * n }')")
+have --json "$@" || defaults+=(--json results/run.json)
+mpirun -np "$np" "${mpi[@]}" build/bin/ddp_train "${defaults[@]}" "$@"
