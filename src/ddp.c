@@ -158,7 +158,17 @@ int ddp_agree_config(ddp_t *d, int rc, const char *text, size_t len, int *who, t
                       "ranks disagree on %s: rank 0 has %s, rank %d has %s: start every rank with "
                       "the same options, model and data",
                       key, v0, d->rank, mine);
-    return ddp_agree_status(d, rc, who);
+    worst = ddp_agree_status(d, rc, who);
+    if (worst == TDP_EINPUT) {
+        /* every rank says why it stops (each may have a log of its own): the lowest rank that
+         * found a difference tells the others */
+        err->code = TDP_EINPUT;
+        if (MPI_Bcast(err->msg, TDP_ERRLEN, MPI_CHAR, *who, d->comm) == MPI_SUCCESS) {
+            err->msg[TDP_ERRLEN - 1] = '\0';
+            *who = d->rank;
+        }
+    }
+    return worst;
 }
 
 int ddp_agree_range(ddp_t *d, int v, int *lo, int *hi) {

@@ -81,10 +81,11 @@ void ddp_free(ddp_t *d);
  * canonical configuration (runconfig.h, len bytes). First the ranks agree on rc (this rank's
  * set-up status so far); if every rank is fine, rank 0's text travels to every rank (its length
  * first, then its bytes) and each rank compares it with its own; then the ranks agree on the
- * outcome. Returns the worst status of all ranks, with in *who the lowest rank that had it (the
- * one to print err->msg). A rank whose text differs fails with TDP_EINPUT naming the first
- * setting that differs and both values: "ranks disagree on --check-sync: rank 0 has 5, rank 1
- * has 0". Every rank returns the same status: none crashes or waits for another. */
+ * outcome. Returns the worst status of all ranks, with in *who the rank that is to print
+ * err->msg: the lowest rank that failed set-up, or, when the texts differ, every rank (*who is
+ * the caller's rank, err->msg the same on all: the first setting that differs on the lowest
+ * rank that differs from rank 0, with both values, "ranks disagree on --check-sync: rank 0 has
+ * 5, rank 1 has 0"). Every rank returns the same status: none crashes or waits for another. */
 int ddp_agree_config(ddp_t *d, int rc, const char *text, size_t len, int *who, tdp_err_t *err);
 
 /* The smallest and the largest of every rank's v. */

@@ -386,11 +386,10 @@ int main(int argc, char **argv) {
         /* --help on some ranks only would leave the others waiting in the agreement below */
         int help_lo = 0, help_hi = 0;
         if (ddp_agree_range(&d, s.o.help, &help_lo, &help_hi) != TDP_OK || help_lo != help_hi) {
-            if (rank == 0)
-                fprintf(stderr,
-                        "%s: ranks disagree on --help: start every rank with the same "
-                        "options\n",
-                        prog);
+            fprintf(stderr,
+                    "%s: ranks disagree on --help: rank %d has %s, others not: start every rank "
+                    "with the same options\n",
+                    prog, rank, s.o.help ? "it" : "none");
             dataset_free(&s.train);
             dataset_free(&s.test);
             MPI_Finalize();
