@@ -22,7 +22,8 @@ if ! command -v clang >/dev/null; then
 fi
 out=build-fuzz
 mkdir -p "$out"
-srcs=(src/util.c src/rng.c src/data.c src/cfg.c src/model.c src/checkpoint.c src/report.c)
+srcs=(src/util.c src/rng.c src/data.c src/cfg.c src/model.c src/checkpoint.c src/runconfig.c
+    src/tmpfiles.c src/report.c)
 cflags=(-std=c11 -O1 -g -D_POSIX_C_SOURCE=200809L -Isrc -fsanitize=fuzzer,address,undefined
     -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 for h in "${harnesses[@]}"; do

@@ -2,6 +2,8 @@
  * backward every step. */
 #include "ddp.h"
 
+#include "runconfig.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,28 +129,55 @@ int ddp_agree_status(ddp_t *d, int rc, int *who) {
     return out.rc;
 }
 
-int ddp_check_agreement(ddp_t *d, const double *values, const char *const *labels, int nvalues,
-                        tdp_err_t *err) {
-    double *all = malloc((size_t)nvalues * (size_t)d->size * sizeof *all);
-    if (all == NULL)
-        return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory");
-    int rc = MPI_Allgather(values, nvalues, MPI_DOUBLE, all, nvalues, MPI_DOUBLE, d->comm);
-    if (rc != MPI_SUCCESS) {
-        free(all);
-        return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Allgather(agreement)", rc);
+/* The longest configuration text the ranks exchange (it is about 1 KB). */
+#define DDP_CONFIG_MAX 65536
+
+int ddp_agree_config(ddp_t *d, int rc, const char *text, size_t len, int *who, tdp_err_t *err) {
+    int worst = ddp_agree_status(d, rc, who);
+    if (worst != TDP_OK)
+        return worst;
+    /* a static buffer: no allocation that could fail on one rank between two collectives */
+    static char theirs[DDP_CONFIG_MAX];
+    uint64_t n = len < DDP_CONFIG_MAX ? len : 0; /* 0: rank 0's text is unusable */
+    int mrc = MPI_Bcast(&n, 1, MPI_UINT64_T, 0, d->comm);
+    if (mrc == MPI_SUCCESS && n > 0) {
+        if (d->rank == 0)
+            memcpy(theirs, text, (size_t)n);
+        mrc = MPI_Bcast(theirs, (int)n, MPI_CHAR, 0, d->comm);
     }
     rc = TDP_OK;
-    for (int r = 1; r < d->size && rc == TDP_OK; r++)
-        for (int i = 0; i < nvalues && rc == TDP_OK; i++) {
-            double a = all[i], b = all[(size_t)r * (size_t)nvalues + (size_t)i];
-            if (memcmp(&a, &b, sizeof a) != 0)
-                rc = tdp_fail(err, TDP_EINPUT,
-                              "rank %d and rank 0 disagree on %s (%.17g on rank %d, %.17g on "
-                              "rank 0): start every rank with the same model, options and data",
-                              r, labels[i], b, r, a);
+    char key[64], v0[160], mine[160];
+    if (mrc != MPI_SUCCESS)
+        rc = ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Bcast(configuration)", mrc);
+    else if (n == 0 || len >= DDP_CONFIG_MAX)
+        rc = tdp_fail(err, TDP_ERUNTIME, "rank %d: the configuration text is too long to compare",
+                      d->rank);
+    else if (runconfig_diff(theirs, (size_t)n, text, len, key, sizeof key, v0, sizeof v0, mine,
+                            sizeof mine))
+        rc = tdp_fail(err, TDP_EINPUT,
+                      "ranks disagree on %s: rank 0 has %s, rank %d has %s: start every rank with "
+                      "the same options, model and data",
+                      key, v0, d->rank, mine);
+    worst = ddp_agree_status(d, rc, who);
+    if (worst == TDP_EINPUT) {
+        /* every rank says why it stops (each may have a log of its own): the lowest rank that
+         * found a difference tells the others */
+        err->code = TDP_EINPUT;
+        if (MPI_Bcast(err->msg, TDP_ERRLEN, MPI_CHAR, *who, d->comm) == MPI_SUCCESS) {
+            err->msg[TDP_ERRLEN - 1] = '\0';
+            *who = d->rank;
         }
-    free(all);
-    return rc;
+    }
+    return worst;
+}
+
+int ddp_agree_range(ddp_t *d, int v, int *lo, int *hi) {
+    int in[2] = {v, -v}, out[2];
+    if (MPI_Allreduce(in, out, 2, MPI_INT, MPI_MAX, d->comm) != MPI_SUCCESS)
+        return TDP_ERUNTIME;
+    *hi = out[0];
+    *lo = -out[1];
+    return TDP_OK;
 }
 
 int ddp_broadcast(ddp_t *d, float *params, size_t n, tdp_err_t *err) {

@@ -77,11 +77,19 @@ int ddp_setup(ddp_t *d, const model_t *m, size_t bucket_kb, int overlap, int det
               int threads, int batch, tdp_err_t *err);
 void ddp_free(ddp_t *d);
 
-/* Every rank passes the same values when they agree: the parameter count and a hash of
- * everything that must agree (model, options, data). On a mismatch every rank returns
- * TDP_EINPUT naming both ranks and `what` differs (labels[i] for values[i]). */
-int ddp_check_agreement(ddp_t *d, const double *values, const char *const *labels, int nvalues,
-                        tdp_err_t *err);
+/* Every rank learns whether all ranks run the same configuration: `text` is this rank's
+ * canonical configuration (runconfig.h, len bytes). First the ranks agree on rc (this rank's
+ * set-up status so far); if every rank is fine, rank 0's text travels to every rank (its length
+ * first, then its bytes) and each rank compares it with its own; then the ranks agree on the
+ * outcome. Returns the worst status of all ranks, with in *who the rank that is to print
+ * err->msg: the lowest rank that failed set-up, or, when the texts differ, every rank (*who is
+ * the caller's rank, err->msg the same on all: the first setting that differs on the lowest
+ * rank that differs from rank 0, with both values, "ranks disagree on --check-sync: rank 0 has
+ * 5, rank 1 has 0"). Every rank returns the same status: none crashes or waits for another. */
+int ddp_agree_config(ddp_t *d, int rc, const char *text, size_t len, int *who, tdp_err_t *err);
+
+/* The smallest and the largest of every rank's v. */
+int ddp_agree_range(ddp_t *d, int v, int *lo, int *hi);
 
 /* Every rank learns the worst set-up status: returns the maximum of all ranks' rc, and the
  * lowest rank that had it in *who. */

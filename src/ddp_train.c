@@ -23,6 +23,8 @@
 #include "model.h"
 #include "options.h"
 #include "report.h"
+#include "runconfig.h"
+#include "tmpfiles.h"
 #include "trace.h"
 #include "train.h"
 
@@ -42,6 +44,8 @@ static volatile sig_atomic_t stop_signal = 0;
 
 static void on_stop_signal(int sig) {
     if (stop_signal != 0 && sig == SIGINT) { /* a second Ctrl-C: stop now */
+        /* a checkpoint being written leaves no temporary file (unlink is async-signal-safe) */
+        tmpfiles_unlink_all();
         signal(SIGINT, SIG_DFL);
         raise(SIGINT);
     }
@@ -248,69 +252,125 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     return TDP_OK;
 }
 
-/* What the weights depend on besides the model and the global batch: a resumed run must match. */
-static uint64_t options_hash(const setup_t *s) {
-    double v[8] = {s->lr,
-                   s->mom,
-                   s->wd,
-                   s->o.lr_cosine,
-                   (double)s->o.seed,
-                   (double)s->epochs,
-                   (double)s->o.max_steps,
-                   (double)s->train.n};
-    return tdp_fnv1a(TDP_FNV_INIT, v, sizeof v);
+/* The resolved configuration as canonical text (runconfig.h): `all` holds every setting the
+ * ranks of a DDP run must agree on, `ck` the lines a checkpoint stores and a resume must match
+ * (what the weights depend on besides the model and the global batch, which the checkpoint's
+ * header carries). run_config_resume then adds the resume state to `all`.
+ *
+ * `all` covers every option that changes what any rank computes or which collectives it calls,
+ * the model, every byte of both data sets, and the resume state. What may differ between ranks:
+ * the paths of --json, --dump-weights, --trace and --checkpoint, and --quiet (only rank 0 writes
+ * and prints; whether --trace and --checkpoint are given must agree, since every rank takes part
+ * in gathering the trace and in the sums a checkpoint stores), the --model and --data paths
+ * (their contents must agree: the model's shape, the data's bytes), --synthetic-train and
+ * --synthetic-test (through the data), and --resume's path (the state read from it must
+ * agree). */
+static void run_config(const setup_t *s, runconfig_t *all, runconfig_t *ck) {
+    const options_t *o = &s->o;
+    char r[40];
+#define BOTH(key, ...)                                                                             \
+    do {                                                                                           \
+        runconfig_add(all, key, __VA_ARGS__);                                                      \
+        runconfig_add(ck, key, __VA_ARGS__);                                                       \
+    } while (0)
+    runconfig_add(all, "--mode", "%s", mode_name(o->mode));
+    runconfig_add(all, "model", "%s, %zu parameters, shape hash %016llx", s->model.shape,
+                  s->model.nparams, (unsigned long long)model_shape_hash(&s->model));
+    BOTH("--epochs", "%d", s->epochs);
+    if (o->max_steps >= 0)
+        BOTH("--max-steps", "%ld", o->max_steps);
+    else
+        BOTH("--max-steps", "none");
+    runconfig_add(all, "--batch", "%d", s->batch);
+    runconfig_add(all, "--accum", "%d", o->accum);
+    runconfig_add(all, "--workers", "%d", o->workers);
+    BOTH("--lr", "%s", runconfig_real(s->lr, r));
+    BOTH("--lr-schedule", "%s", o->lr_cosine ? "cosine" : "constant");
+    BOTH("--momentum", "%s", runconfig_real(s->mom, r));
+    BOTH("--weight-decay", "%s", runconfig_real(s->wd, r));
+    BOTH("--seed", "%llu", (unsigned long long)o->seed);
+    runconfig_add(all, "--bucket-kb", "%d", o->bucket_kb);
+    runconfig_add(all, "--no-overlap", "%s", o->no_overlap ? "on" : "off");
+    runconfig_add(all, "--deterministic", "%s", o->deterministic ? "on" : "off");
+    runconfig_add(all, "--comm-timeout", "%s", runconfig_real(o->comm_timeout, r));
+    runconfig_add(all, "--check-sync", "%ld", o->check_sync);
+    runconfig_add(all, "--gil", "%s", o->gil ? "on" : "off");
+    runconfig_add(all, "--switch-interval", "%s", runconfig_real(o->switch_interval, r));
+    runconfig_add(all, "--dp-pool", "%s", o->dp_pool ? "on" : "off");
+    runconfig_add(all, "--dp-cache", "%s", o->dp_cache ? "on" : "off");
+    runconfig_add(all, "--checkpoint", "%s", o->checkpoint_path[0] ? "given" : "none");
+    runconfig_add(all, "--checkpoint-every", "%ld", o->checkpoint_every);
+    runconfig_add(all, "--trace", "%s", o->trace_path[0] ? "given" : "none");
+    /* the data: every byte of the images and labels of both sets */
+    const dataset_t *set[2] = {&s->train, &s->test};
+    uint64_t h[2];
+    for (int i = 0; i < 2; i++) {
+        uint64_t shape[3] = {set[i]->n, (uint64_t)set[i]->dim, (uint64_t)set[i]->classes};
+        h[i] = runconfig_hash(0, shape, sizeof shape);
+        h[i] = runconfig_hash(h[i], set[i]->x, set[i]->n * (size_t)set[i]->dim);
+        h[i] = runconfig_hash(h[i], set[i]->y, set[i]->n);
+    }
+    BOTH("training set size", "%zu", s->train.n);
+    BOTH("training data hash", "%016llx", (unsigned long long)h[0]);
+    runconfig_add(all, "test set size", "%zu", s->test.n);
+    runconfig_add(all, "test data hash", "%016llx", (unsigned long long)h[1]);
+#undef BOTH
 }
 
-/* What every rank must agree on, as exactly representable doubles. */
-#define NAGREE 20
-static void agreement_values(const setup_t *s, double *v, const char **labels) {
-    static const char *names[NAGREE] = {"the parameter count",
-                                        "the model shape (hash)",
-                                        "the model shape (hash)",
-                                        "--batch",
-                                        "--accum",
-                                        "--lr",
-                                        "--momentum",
-                                        "--weight-decay",
-                                        "--seed (low bits)",
-                                        "--seed (high bits)",
-                                        "--epochs",
-                                        "--max-steps",
-                                        "--lr-schedule",
-                                        "--bucket-kb",
-                                        "--no-overlap",
-                                        "--deterministic",
-                                        "the training set size",
-                                        "the test set size",
-                                        "the data (hash)",
-                                        "--workers"};
-    uint64_t mh = model_shape_hash(&s->model);
-    uint64_t dh = TDP_FNV_INIT;
-    dh = tdp_fnv1a(dh, s->train.y, s->train.n);
-    for (size_t i = 0; i < s->train.n; i += 997)
-        dh = tdp_fnv1a(dh, s->train.x + i * (size_t)s->train.dim, (size_t)s->train.dim);
-    double vals[NAGREE] = {(double)s->model.nparams,
-                           (double)(mh >> 32),
-                           (double)(mh & 0xffffffffu),
-                           s->batch,
-                           s->o.accum,
-                           s->lr,
-                           s->mom,
-                           s->wd,
-                           (double)(s->o.seed & 0xffffffffu),
-                           (double)(s->o.seed >> 32),
-                           s->epochs,
-                           (double)s->o.max_steps,
-                           s->o.lr_cosine,
-                           s->o.bucket_kb,
-                           s->o.no_overlap,
-                           s->o.deterministic,
-                           (double)s->train.n,
-                           (double)s->test.n,
-                           (double)(dh >> 20),
-                           s->o.workers};
-    memcpy(v, vals, sizeof vals);
-    memcpy(labels, names, sizeof names);
+/* The state a run resumes from (resume: the checkpoint's header), or "none". */
+static void run_config_resume(runconfig_t *all, const ckpt_header_t *resume) {
+    if (resume != NULL)
+        runconfig_add(all, "--resume", "step %llu (epoch %llu, step %llu of it), header CRC %08x",
+                      (unsigned long long)resume->steps, (unsigned long long)resume->epoch + 1,
+                      (unsigned long long)resume->next_b, resume->header_crc);
+    else
+        runconfig_add(all, "--resume", "none");
+}
+
+/* The configuration of this run and its checkpoint record (static: the trainer points at the
+ * record until the end). */
+static runconfig_t run_conf, run_record;
+
+static void run_config_free(void) {
+    runconfig_free(&run_conf);
+    runconfig_free(&run_record);
+}
+
+/* Load the checkpoint whose header every rank read and agreed on (h0) into the trainer: the
+ * weights, the momentum, the position and the epoch's running sums. */
+static int resume_from(const setup_t *s, trainer_t *t, const ckpt_expect_t *want,
+                       const ckpt_header_t *h0, int rank, tdp_err_t *err) {
+    const char *path = s->o.resume_path;
+    ckpt_header_t h;
+    int rc = ckpt_read(path, want, &h, t->params, t->velocity, err);
+    if (rc != TDP_OK)
+        return rc;
+    if (memcmp(&h, h0, sizeof h) != 0)
+        return tdp_fail(err, TDP_EINPUT,
+                        "checkpoint %s changed while this run was starting: run it again", path);
+    if ((long)h.planned_steps != t->planned_steps)
+        return tdp_fail(err, TDP_EINPUT,
+                        "checkpoint %s: its schedule has %llu steps, this run %ld: resume "
+                        "with the same --epochs and --max-steps",
+                        path, (unsigned long long)h.planned_steps, t->planned_steps);
+    const uint64_t global = (uint64_t)h.workers * h.batch * h.accum;
+    if (h.epoch >= (uint64_t)t->cfg.epochs + (t->cfg.epochs == 0) || h.next_b > t->batches ||
+        h.steps != h.epoch * t->batches + h.next_b || h.ep_steps != h.next_b ||
+        h.ep_correct > h.ep_steps * global)
+        return tdp_fail(err, TDP_EINPUT,
+                        "checkpoint %s: inconsistent position (step %llu, epoch %llu, step %llu "
+                        "of it)",
+                        path, (unsigned long long)h.steps, (unsigned long long)h.epoch + 1,
+                        (unsigned long long)h.next_b);
+    t->steps = (long)h.steps;
+    t->start_epoch = (long)h.epoch;
+    t->start_b = (long)h.next_b;
+    t->resume_sums = 1;
+    t->ep_loss = h.ep_loss;
+    t->ep_steps = (long)h.ep_steps;
+    t->ep_correct = rank == 0 ? (long)h.ep_correct : 0; /* the others add their own from here */
+    t->ep_correct_all = (double)h.ep_correct;
+    return TDP_OK;
 }
 
 static void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
@@ -361,6 +421,7 @@ static void release(setup_t *s, trainer_t *t, dp_t *dp, ddp_t *d) {
     trainer_free(t);
     dataset_free(&s->train);
     dataset_free(&s->test);
+    run_config_free();
     if (d != NULL) {
         ddp_free(d);
         MPI_Finalize();
@@ -405,6 +466,18 @@ int main(int argc, char **argv) {
             MPI_Finalize();
             return worst == TDP_EINPUT ? 2 : 1;
         }
+        /* --help on some ranks only would leave the others waiting in the agreement below */
+        int help_lo = 0, help_hi = 0;
+        if (ddp_agree_range(&d, s.o.help, &help_lo, &help_hi) != TDP_OK || help_lo != help_hi) {
+            fprintf(stderr,
+                    "%s: ranks disagree on --help: rank %d has %s, others not: start every rank "
+                    "with the same options\n",
+                    prog, rank, s.o.help ? "it" : "none");
+            dataset_free(&s.train);
+            dataset_free(&s.test);
+            MPI_Finalize();
+            return 2;
+        }
         if (s.o.help) {
             if (rank == 0)
                 options_usage(stdout, prog);
@@ -436,22 +509,57 @@ int main(int argc, char **argv) {
     if (getenv("OPENBLAS_NUM_THREADS") == NULL)
         blas_set_threads(1);
 
-    if (use_mpi) {
-        double vals[NAGREE];
-        const char *labels[NAGREE];
-        agreement_values(&s, vals, labels);
-        rc = ddp_check_agreement(&d, vals, labels, NAGREE, &err);
+    /* The whole resolved configuration, then the agreement of every rank on it. Each rank reads
+     * the header of the checkpoint it resumes from first (the resume state is part of the
+     * configuration), and nothing before the agreement depends on another rank. */
+    const int world = use_mpi ? d.size * s.o.workers : s.o.mode == MODE_DP ? s.o.workers : 1;
+    ckpt_expect_t want = {
+        .nparams = s.model.nparams,
+        .shape_hash = model_shape_hash(&s.model),
+        .mode = (uint32_t)s.o.mode,
+        .workers = (uint32_t)world,
+        .batch = (uint32_t)s.batch,
+        .accum = (uint32_t)s.o.accum,
+    };
+    ckpt_header_t resumed;
+    const int resuming = s.o.resume_path[0] != '\0';
+    if (use_mpi || resuming || s.o.checkpoint_path[0]) {
+        run_config(&s, &run_conf, &run_record);
+        want.record = run_record.text;
+        want.record_len = run_record.len;
+        if (!run_conf.failed && !run_record.failed && resuming)
+            rc = ckpt_read(s.o.resume_path, &want, &resumed, NULL, NULL, &err);
         if (rc == TDP_OK)
+            run_config_resume(&run_conf, resuming ? &resumed : NULL);
+        if (rc == TDP_OK && (run_conf.failed || run_record.failed))
+            rc = tdp_fail(&err, TDP_ERUNTIME, "out of memory describing the configuration");
+    }
+    if (use_mpi) {
+        int who = 0;
+        int worst = ddp_agree_config(&d, rc, run_conf.text, run_conf.len, &who, &err);
+        if (worst == TDP_OK) {
             rc = ddp_setup(&d, &s.model, (size_t)s.o.bucket_kb, !s.o.no_overlap, s.o.deterministic,
                            s.o.workers, s.batch, &err);
-        if (rc == TDP_OK)
-            rc = ddp_set_watchdog(&d, s.o.comm_timeout, s.o.check_sync, &err);
-        if (rc != TDP_OK) {
-            fprintf(stderr, "%s: rank %d: %s\n", prog, rank, err.msg);
-            ddp_free(&d);
-            MPI_Finalize();
-            return rc == TDP_EINPUT ? 2 : 1;
+            if (rc == TDP_OK)
+                rc = ddp_set_watchdog(&d, s.o.comm_timeout, s.o.check_sync, &err);
+            worst = ddp_agree_status(&d, rc, &who);
         }
+        if (worst != TDP_OK) {
+            if (rank == who)
+                fprintf(stderr, "%s: %s\n", prog, err.msg);
+            ddp_free(&d);
+            dataset_free(&s.train);
+            dataset_free(&s.test);
+            run_config_free();
+            MPI_Finalize();
+            return worst == TDP_EINPUT ? 2 : 1;
+        }
+    } else if (rc != TDP_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        dataset_free(&s.train);
+        dataset_free(&s.test);
+        run_config_free();
+        return rc == TDP_EINPUT ? 2 : 1;
     }
 
     train_config_t tc = {
@@ -461,9 +569,7 @@ int main(int argc, char **argv) {
         .epochs = s.epochs,
         .max_steps = s.o.max_steps,
         .batch = s.batch,
-        .world = use_mpi               ? d.size * s.o.workers
-                 : s.o.mode == MODE_DP ? s.o.workers
-                                       : 1,
+        .world = world,
         .accum = s.o.accum,
         .proc_rank = rank,
         .procs = use_mpi ? d.size : 1,
@@ -506,49 +612,28 @@ int main(int argc, char **argv) {
         return rc == TDP_EINPUT ? 2 : 1;
     }
 
-    /* checkpoints: every rank reads the file it resumes from (they must see the same one) */
+    /* checkpoints: every rank reads the file it resumes from (they agreed on its header) */
     if (rc == TDP_OK) {
         t.ckpt_base = (ckpt_header_t){
-            .shape_hash = model_shape_hash(&s.model),
-            .options_hash = options_hash(&s),
-            .mode = (uint32_t)s.o.mode,
-            .workers = (uint32_t)tc.world,
-            .batch = (uint32_t)s.batch,
-            .accum = (uint32_t)s.o.accum,
+            .shape_hash = want.shape_hash,
+            .mode = want.mode,
+            .workers = want.workers,
+            .batch = want.batch,
+            .accum = want.accum,
         };
+        t.ckpt_record = run_record.text;
+        t.ckpt_record_len = run_record.len;
         t.ckpt_path = s.o.checkpoint_path[0] ? s.o.checkpoint_path : NULL;
         t.ckpt_every = s.o.checkpoint_every;
         t.ckpt_writer = rank == 0;
-        t.ckpt_end_by_caller = 1; /* main writes the last one, with the other outputs */
         t.stop_flag = &stop_signal;
         /* tests: TDP_TEST_STOP_AT=N [TDP_TEST_STOP_RANK=R] acts as a signal during step N */
         const char *sa = getenv("TDP_TEST_STOP_AT"), *sr = getenv("TDP_TEST_STOP_RANK");
         if (sa != NULL && (sr == NULL || atoi(sr) == rank))
             t.stop_at = atol(sa);
     }
-    if (rc == TDP_OK && s.o.resume_path[0]) {
-        ckpt_expect_t want = {
-            .nparams = s.model.nparams,
-            .shape_hash = t.ckpt_base.shape_hash,
-            .options_hash = t.ckpt_base.options_hash,
-            .mode = t.ckpt_base.mode,
-            .workers = t.ckpt_base.workers,
-            .batch = t.ckpt_base.batch,
-            .accum = t.ckpt_base.accum,
-        };
-        ckpt_header_t h;
-        rc = ckpt_read(s.o.resume_path, &want, &h, t.params, t.velocity, &err);
-        if (rc == TDP_OK && (long)h.planned_steps != t.planned_steps)
-            rc = tdp_fail(&err, TDP_EINPUT,
-                          "checkpoint %s: its schedule has %llu steps, this run %ld: resume "
-                          "with the same --epochs and --max-steps",
-                          s.o.resume_path, (unsigned long long)h.planned_steps, t.planned_steps);
-        if (rc == TDP_OK) {
-            t.steps = (long)h.steps;
-            t.start_epoch = (long)h.epoch;
-            t.start_b = (long)h.next_b;
-        }
-    }
+    if (rc == TDP_OK && resuming)
+        rc = resume_from(&s, &t, &want, &resumed, rank, &err);
     /* tests: TDP_TEST_STOP_AFTER=N acts as a signal during the N-th step of this run */
     const char *sn = getenv("TDP_TEST_STOP_AFTER");
     if (rc == TDP_OK && sn != NULL)
@@ -647,8 +732,8 @@ int main(int argc, char **argv) {
     int stopped = rc == TDP_OK && t.stopped; /* no summary, no weights: not finished */
     if (stopped)
         rc = -1;
-    if (rc == TDP_OK && t.ckpt_path) /* a checkpoint from which resuming does nothing more */
-        rc = trainer_checkpoint(&t, t.steps / (long)t.batches, t.steps % (long)t.batches, &err);
+    if (rc == TDP_OK && t.ckpt_path)
+        rc = trainer_checkpoint_end(&t, &err);
     if (rc == TDP_OK && rank == 0 && !s.o.quiet)
         printf("done: %ld steps, test accuracy %.4f, final loss %.4f, %.0f samples/s, %.2f s, "
                "exposed communication %.3f s\n",
@@ -673,12 +758,14 @@ int main(int argc, char **argv) {
             .test_accuracy = t.test_accuracy,
             .final_loss = t.final_loss,
             .seconds = seconds,
+            .train_seconds = t.train_seconds,
             .broadcast_bytes = broadcast_bytes,
             .allreduce_bytes_per_step =
                 use_mpi && d.size > 1 ? (double)(s.model.nparams + TRAIN_EXTRA) * sizeof(float)
                                       : 0.0,
             .comm_seconds = use_mpi ? d.comm_seconds : 0.0,
             .optimizer_seconds = t.optimizer_seconds,
+            .blas = blas_config(),
         };
         if (use_dp) {
             sum.replicated_bytes_total = dp.replicated_bytes;

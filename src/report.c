@@ -3,7 +3,7 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "report.h"
 
-#include "blas.h"
+#include "tmpfiles.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -171,6 +171,7 @@ int report_check_aliases(const report_file_t *f, int n, tdp_err_t *err) {
 static struct {
     int active, n;
     char *tmp[STAGE_MAX], *dst[STAGE_MAX];
+    int slot[STAGE_MAX]; /* the temporary's tmpfiles slot */
 } stage;
 
 void report_stage_begin(void) {
@@ -179,10 +180,12 @@ void report_stage_begin(void) {
 }
 
 /* Keep tmp (already written) to be renamed to path at the end of the stage. */
-static int stage_add(const char *tmp, const char *path, tdp_err_t *err) {
+static int stage_add(const char *tmp, const char *path, int slot, tdp_err_t *err) {
     for (int i = 0; i < stage.n; i++)
-        if (strcmp(stage.dst[i], path) == 0) /* written again: the same temporary, new content */
+        if (strcmp(stage.dst[i], path) == 0) { /* written again: the same temporary, new content */
+            tmpfiles_forget(slot);
             return TDP_OK;
+        }
     if (stage.n == STAGE_MAX)
         return tdp_fail(err, TDP_ERUNTIME, "cannot write %s: more than %d outputs", path,
                         STAGE_MAX);
@@ -194,6 +197,7 @@ static int stage_add(const char *tmp, const char *path, tdp_err_t *err) {
     }
     stage.tmp[stage.n] = t;
     stage.dst[stage.n] = d;
+    stage.slot[stage.n] = slot;
     stage.n++;
     return TDP_OK;
 }
@@ -218,6 +222,7 @@ int report_stage_end(int rc, tdp_err_t *err) {
             unlink(stage.tmp[i]);
         else
             renamed = i + 1;
+        tmpfiles_forget(stage.slot[i]);
     }
     for (int i = 0; i < stage.n; i++) {
         if (i < renamed)
@@ -277,52 +282,69 @@ int write_file_atomic(const char *path, const void *data, size_t len, tdp_err_t 
     char tmp[PATH_MAX + 32];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return tdp_fail(err, TDP_ERUNTIME, "cannot write %s: path too long", path);
+    /* the signal handlers learn the name before the file exists (a second Ctrl-C removes it) */
+    int slot = tmpfiles_remember(tmp);
     /* O_NONBLOCK | O_NOFOLLOW: whatever has taken the temporary's name (a FIFO, a link) is
      * refused instead of blocking or being followed */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return tdp_fail(err, TDP_ERUNTIME, "cannot write %s: %s", tmp, strerror(errno));
+    if (fd < 0) {
+        int e = errno;
+        tmpfiles_forget(slot);
+        return tdp_fail(err, TDP_ERUNTIME, "cannot write %s: %s", tmp, strerror(e));
+    }
+    const char *what = NULL;
+    int e = 0;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
+        tmpfiles_forget(slot); /* not ours: leave it */
         return tdp_fail(err, TDP_ERUNTIME, "cannot write %s: not a regular file", tmp);
     }
     const char *p = data;
     size_t left = len;
-    while (left > 0) {
+    while (left > 0 && e == 0) {
         ssize_t w = write(fd, p, left);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return tdp_fail_sys(err, __FILE__, __LINE__, e, "writing %s", tmp);
+            e = w < 0 ? errno : EIO;
+            what = "writing";
+            break;
         }
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return tdp_fail_sys(err, __FILE__, __LINE__, e, "fsync %s", tmp);
+    if (e == 0 && fsync(fd) != 0) {
+        e = errno;
+        what = "fsync";
     }
-    if (close(fd) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return tdp_fail_sys(err, __FILE__, __LINE__, e, "close %s", tmp);
+    if (close(fd) != 0 && e == 0) {
+        e = errno;
+        what = "close";
     }
+    if (e != 0) {
+        unlink(tmp);
+        tmpfiles_forget(slot);
+        return tdp_fail_sys(err, __FILE__, __LINE__, e, "%s %s", what, tmp);
+    }
+    return report_commit_tmp(tmp, path, slot, err);
+}
+
+int report_commit_tmp(const char *tmp, const char *path, int slot, tdp_err_t *err) {
     if (stage.active) { /* renamed with the other outputs by report_stage_end */
-        int rc = stage_add(tmp, path, err);
-        if (rc != TDP_OK)
+        int rc = stage_add(tmp, path, slot, err);
+        if (rc != TDP_OK) {
             unlink(tmp);
+            tmpfiles_forget(slot);
+        }
         return rc;
     }
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
+        tmpfiles_forget(slot);
         return tdp_fail(err, TDP_ERUNTIME, "cannot write %s: %s", path, strerror(e));
     }
+    tmpfiles_forget(slot);
     sync_dir_of(path);
     return TDP_OK;
 }
@@ -347,7 +369,7 @@ static void json_escape(const char *s, char *out, size_t len) {
 int report_write_json(const char *path, const run_summary_t *s, tdp_err_t *err) {
     char buf[16384], model[8192], blas[512];
     json_escape(s->model, model, sizeof model);
-    json_escape(blas_config(), blas, sizeof blas);
+    json_escape(s->blas ? s->blas : "", blas, sizeof blas);
     int n = snprintf(
         buf, sizeof buf,
         "{\n"
@@ -355,6 +377,7 @@ int report_write_json(const char *path, const run_summary_t *s, tdp_err_t *err) 
         "  \"model\": \"%s\",\n  \"params\": %ld,\n  \"epochs\": %d,\n  \"steps\": %ld,\n"
         "  \"batch\": %d,\n  \"global_batch\": %d,\n  \"train_samples_per_s\": %.3f,\n"
         "  \"test_accuracy\": %.6f,\n  \"final_loss\": %.8g,\n  \"seconds\": %.6f,\n"
+        "  \"train_seconds\": %.9f,\n"
         "  \"replicated_bytes_total\": %.0f,\n  \"broadcast_bytes\": %.0f,\n"
         "  \"allreduce_bytes_per_step\": %.0f,\n  \"comm_seconds\": %.6f,\n"
         "  \"gil_wait_seconds\": %.6f,\n  \"replicate_seconds\": %.6f,\n"
@@ -362,9 +385,9 @@ int report_write_json(const char *path, const run_summary_t *s, tdp_err_t *err) 
         "  \"gather_seconds\": %.6f,\n  \"optimizer_seconds\": %.6f,\n  \"blas\": \"%s\"\n}\n",
         s->mode, s->world_size, s->workers, s->hosts, model, s->params, s->epochs, s->steps,
         s->batch, s->global_batch, s->train_samples_per_s, s->test_accuracy, s->final_loss,
-        s->seconds, s->replicated_bytes_total, s->broadcast_bytes, s->allreduce_bytes_per_step,
-        s->comm_seconds, s->gil_wait_seconds, s->replicate_seconds, s->scatter_seconds,
-        s->compute_seconds, s->gather_seconds, s->optimizer_seconds, blas);
+        s->seconds, s->train_seconds, s->replicated_bytes_total, s->broadcast_bytes,
+        s->allreduce_bytes_per_step, s->comm_seconds, s->gil_wait_seconds, s->replicate_seconds,
+        s->scatter_seconds, s->compute_seconds, s->gather_seconds, s->optimizer_seconds, blas);
     if (n < 0 || n >= (int)sizeof buf)
         return tdp_fail(err, TDP_ERUNTIME, "JSON summary too long");
     return write_file_atomic(path, buf, (size_t)n, err);

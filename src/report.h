@@ -31,10 +31,12 @@ typedef struct {
     long steps;
     int batch, global_batch;
     double train_samples_per_s, test_accuracy, final_loss, seconds;
+    double train_seconds; /* the time of the training steps this process ran (the throughput's) */
     double replicated_bytes_total, broadcast_bytes, allreduce_bytes_per_step;
     double comm_seconds, gil_wait_seconds;
     /* the step's time split (seconds over the run; 0 where a mode has no such part) */
     double replicate_seconds, scatter_seconds, compute_seconds, gather_seconds, optimizer_seconds;
+    const char *blas; /* what the BLAS library runs (blas_config) */
 } run_summary_t;
 
 typedef struct {
@@ -91,5 +93,11 @@ int write_file_atomic(const char *path, const void *data, size_t len, tdp_err_t 
  * One stage at a time, used from one thread. */
 void report_stage_begin(void);
 int report_stage_end(int rc, tdp_err_t *err);
+
+/* Finish the temporary file tmp written for path (complete, fsynced, closed; registered with
+ * tmpfiles_remember as slot): rename it into place and fsync the directory, or, inside a stage,
+ * keep it for report_stage_end. On failure tmp is removed. The one way every writer of an
+ * output (write_file_atomic, ckpt_write) puts its file in place. */
+int report_commit_tmp(const char *tmp, const char *path, int slot, tdp_err_t *err);
 
 #endif

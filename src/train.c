@@ -121,6 +121,18 @@ static int evaluate(trainer_t *t, const grad_engine_t *eng, void *self, double *
     return TDP_OK;
 }
 
+/* The correct predictions of the epoch so far, summed over processes (into ep_correct_all). */
+static int sum_correct(trainer_t *t, const grad_engine_t *eng, void *self, tdp_err_t *err) {
+    double right = (double)t->ep_correct;
+    if (eng->allsum != NULL) {
+        int rc = eng->allsum(self, &right, 1, err);
+        if (rc != TDP_OK)
+            return rc;
+    }
+    t->ep_correct_all = right;
+    return TDP_OK;
+}
+
 int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *rep, tdp_err_t *err) {
     const train_config_t *c = &t->cfg;
     const size_t global = (size_t)c->batch * (size_t)c->world * (size_t)c->accum;
@@ -130,11 +142,18 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
     if (rc != TDP_OK)
         return rc;
     for (int e = (int)t->start_epoch; e < c->epochs; e++) {
-        if (c->max_steps >= 0 && t->steps >= c->max_steps)
+        /* the epoch a checkpoint was taken in continues with its sums (and, reached its end or
+         * max-steps, still prints its line); any other starts from zero */
+        const int resumed = e == t->start_epoch && t->resume_sums;
+        if (c->max_steps >= 0 && t->steps >= c->max_steps && !(resumed && t->ep_steps > 0))
             break;
         epoch_order(c->seed, e, t->order, c->train->n);
-        double loss = 0.0;
-        long correct = 0, steps = 0;
+        if (!resumed) {
+            t->ep_loss = 0.0;
+            t->ep_correct = 0;
+            t->ep_steps = 0;
+        }
+        long ran = 0; /* steps of this epoch run by this process */
         double e0 = tdp_now();
         size_t b0 = e == t->start_epoch ? (size_t)t->start_b : 0;
         for (size_t b = b0; b < t->batches; b++) {
@@ -145,7 +164,7 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
             int asked =
                 (t->stop_flag && *t->stop_flag) || (t->stop_at > 0 && t->steps + 1 == t->stop_at);
             *stop_slot = asked ? 1.0f : 0.0f;
-            rc = eng->grads(self, t, b, &step_loss, &correct, err);
+            rc = eng->grads(self, t, b, &step_loss, &t->ep_correct, err);
             if (rc != TDP_OK)
                 return rc;
             if (!isfinite(step_loss) && (t->diverged = 1))
@@ -161,8 +180,10 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
             double o1 = tdp_now();
             t->optimizer_seconds += o1 - o0;
             trace_add(t->trace, "sgd", -1, 0, o0, o1);
-            loss += step_loss;
-            steps++;
+            t->ep_loss += step_loss;
+            t->ep_steps++;
+            ran++;
+            t->ran_steps++;
             t->steps++;
             if (eng->after_step && (rc = eng->after_step(self, t, err)) != TDP_OK)
                 return rc;
@@ -170,9 +191,9 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
             int stop = *stop_slot > 0.0f;
             int every = t->ckpt_every > 0 && t->steps % t->ckpt_every == 0;
             if (t->ckpt_path && (stop || every)) {
-                rc = trainer_checkpoint(t, b + 1 < t->batches ? e : e + 1,
-                                        b + 1 < t->batches ? (long)b + 1 : 0, err);
-                if (rc != TDP_OK)
+                /* every process takes part in the sum (all reach this step together) */
+                if ((rc = sum_correct(t, eng, self, err)) != TDP_OK ||
+                    (rc = trainer_checkpoint(t, e, (long)b + 1, err)) != TDP_OK)
                     return rc;
             }
             if (stop) {
@@ -182,15 +203,14 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
             }
             if (rep->tty)
                 report_progress(rep, e + 1, (long)b + 1, (long)t->batches,
-                                loss / ((double)steps * (double)global));
+                                t->ep_loss / ((double)t->ep_steps * (double)global));
         }
         double epoch_time = tdp_now() - e0;
         train_time += epoch_time;
-        double right = (double)correct;
-        if (eng->allsum != NULL && (rc = eng->allsum(self, &right, 1, err)) != TDP_OK)
+        if ((rc = sum_correct(t, eng, self, err)) != TDP_OK)
             return rc;
-        double samples = (double)steps * (double)global;
-        t->final_loss = steps ? loss / samples : 0.0;
+        double samples = (double)t->ep_steps * (double)global;
+        t->final_loss = t->ep_steps ? t->ep_loss / samples : 0.0;
         if ((rc = evaluate(t, eng, self, &t->test_accuracy, err)) != TDP_OK)
             return rc;
         t->epochs_done = e + 1;
@@ -199,9 +219,10 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
             .epochs = c->epochs,
             .steps = t->steps,
             .loss = t->final_loss,
-            .train_acc = steps ? right / samples : 0.0,
+            .train_acc = t->ep_steps ? t->ep_correct_all / samples : 0.0,
             .test_acc = t->test_accuracy,
-            .samples_per_s = epoch_time > 0 ? samples / epoch_time : 0.0,
+            /* only what this process ran, in the time it took */
+            .samples_per_s = epoch_time > 0 ? (double)ran * (double)global / epoch_time : 0.0,
             .elapsed = tdp_now() - t0,
             .comm_seconds = eng->comm_seconds ? eng->comm_seconds(self) : 0.0,
         };
@@ -210,15 +231,19 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
         report_epoch(rep, &s);
     }
     t->train_seconds = train_time;
-    if (t->ckpt_path && !t->ckpt_end_by_caller) {
-        /* the end of the run: a checkpoint from which resuming does nothing more */
-        long e = t->steps / (long)t->batches, nb = t->steps % (long)t->batches;
-        rc = trainer_checkpoint(t, e, nb, err);
-        if (rc != TDP_OK)
-            return rc;
-    }
-    t->samples_per_s = train_time > 0 ? (double)t->steps * (double)global / train_time : 0.0;
+    t->samples_per_s = train_time > 0 ? (double)t->ran_steps * (double)global / train_time : 0.0;
     return TDP_OK;
+}
+
+int trainer_checkpoint_end(trainer_t *t, tdp_err_t *err) {
+    /* a checkpoint from which resuming only reports the last epoch again (its sums are those of
+     * the epoch that ended the run) */
+    long e = t->steps / (long)t->batches, nb = t->steps % (long)t->batches;
+    if (nb == 0 && e > 0) {
+        e--;
+        nb = (long)t->batches;
+    }
+    return trainer_checkpoint(t, e, nb, err);
 }
 
 int trainer_checkpoint(trainer_t *t, long epoch, long next_b, tdp_err_t *err) {
@@ -231,8 +256,12 @@ int trainer_checkpoint(trainer_t *t, long epoch, long next_b, tdp_err_t *err) {
     h.planned_steps = (uint64_t)t->planned_steps;
     h.seed = t->cfg.seed;
     h.nparams = t->cfg.model->nparams;
+    h.ep_loss = t->ep_loss;
+    h.ep_correct = (uint64_t)t->ep_correct_all;
+    h.ep_steps = (uint64_t)t->ep_steps;
     double c0 = tdp_now();
-    int rc = ckpt_write(t->ckpt_path, &h, t->params, t->velocity, err);
+    int rc = ckpt_write(t->ckpt_path, &h, t->ckpt_record, t->ckpt_record_len, t->params,
+                        t->velocity, err);
     trace_add(t->trace, "checkpoint", -1, 0, c0, tdp_now());
     t->ckpt_written += rc == TDP_OK;
     return rc;

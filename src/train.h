@@ -75,15 +75,24 @@ struct trainer {
     int epochs_done;
     int diverged; /* the run stopped on a non-finite loss */
     /* checkpoints and stopping (set by the caller before trainer_run) */
-    const char *ckpt_path;                  /* NULL: none */
-    long ckpt_every;                        /* steps; 0: only when stopping and at the end */
-    int ckpt_writer;                        /* this process writes (rank 0) */
-    int ckpt_end_by_caller;                 /* the caller writes the end-of-run one */
-    ckpt_header_t ckpt_base;                /* the fields that describe the run */
+    const char *ckpt_path;   /* NULL: none */
+    long ckpt_every;         /* steps; 0: only when stopping (the caller writes the end one) */
+    int ckpt_writer;         /* this process writes (rank 0) */
+    ckpt_header_t ckpt_base; /* the fields that describe the run */
+    const char *ckpt_record; /* the option record (runconfig.h text) */
+    size_t ckpt_record_len;
     volatile const sig_atomic_t *stop_flag; /* non-zero: stop after the current step */
     long start_epoch, start_b;              /* where to resume */
-    long stop_at; /* tests: behave as if signalled during step stop_at (0: no) */
-    int stopped;  /* the run stopped on request, after a checkpoint if any */
+    /* the epoch in progress: its running sums (set from the checkpoint on resume, with
+     * resume_sums = 1, for start_epoch) */
+    int resume_sums;
+    double ep_loss;  /* summed loss of its steps (every worker's) */
+    long ep_correct; /* correct predictions: this process's (+ the restored total on process 0) */
+    long ep_steps;   /* steps counted, restored ones included */
+    double ep_correct_all; /* correct predictions of every process, when last summed */
+    long ran_steps;        /* steps this process ran (its throughput counts only these) */
+    long stop_at;          /* tests: behave as if signalled during step stop_at (0: no) */
+    int stopped;           /* the run stopped on request, after a checkpoint if any */
     int ckpt_written;
     double train_seconds, final_loss, test_accuracy, samples_per_s;
     double optimizer_seconds;
@@ -105,8 +114,11 @@ long trainer_evaluate_share(trainer_t *t);
  *     constant: lr. */
 float lr_at(float lr, int cosine, long step, long planned);
 
-/* Write a checkpoint (on the writing process) whose next step is step next_b of epoch. */
+/* Write a checkpoint (on the writing process) whose next step is step next_b of epoch, with the
+ * epoch's sums t->ep_loss, t->ep_correct_all and t->ep_steps. */
 int trainer_checkpoint(trainer_t *t, long epoch, long next_b, tdp_err_t *err);
+/* The end-of-run checkpoint (the caller writes it with the run's other outputs). */
+int trainer_checkpoint_end(trainer_t *t, tdp_err_t *err);
 
 /* The serial engine: one worker computes the gradient of the whole global batch. */
 extern const grad_engine_t serial_engine;

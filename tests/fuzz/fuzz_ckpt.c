@@ -10,6 +10,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The option record the seed corpus's checkpoints carry (tests/fuzz/corpus/ckpt/valid.ckpt was
+ * written by ckpt_write with it, mode 0, 1 worker, batch 4, accum 1). */
+static const char RECORD[] = "--lr=0.5\n--seed=9007199254740993\ntraining set size=8\n";
+
 static const char MODEL[] = "[net]\ninput=2\noutput=2\n[dense]\nunits=3\n[dense]\nunits=2\n"
                             "activation=none\n";
 
@@ -26,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     ckpt_expect_t want = {.nparams = m.nparams,
                           .shape_hash = model_shape_hash(&m),
-                          .options_hash = 0,
+                          .record = RECORD,
+                          .record_len = sizeof RECORD - 1,
                           .mode = 0,
                           .workers = 1,
                           .batch = 4,
