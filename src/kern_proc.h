@@ -16,6 +16,7 @@
  *    group is not the terminal's foreground group, and a worker's line must not stop it).
  * The parent must fork and reap from the same thread, one that outlives its workers (the death
  * signal fires when the thread that forked ends), and must not fork while other threads exist.
+ *
  * A child runs one function that fills a kern_record_t, writes the record to its pipe in one
  * write (it is smaller than PIPE_BUF, so it arrives whole or not at all), flushes stdio and
  * leaves with _exit. The parent reads the record and reaps the child; a child that dies before
