@@ -89,11 +89,8 @@ int kern_procpool_create(int workers, kern_record_fn fn, void *ctx, kern_procpoo
             close(task[1]);
             goto fail;
         }
-        fflush(stdout);
-        fflush(stderr);
-        pid_t pid = fork();
-        if (pid == -1) {
-            rc = tdp_fail_sys(err, __FILE__, __LINE__, errno, "fork");
+        pid_t pid;
+        if ((rc = kern_proc_fork(&pid, err)) != TDP_OK) {
             close(task[0]);
             close(task[1]);
             close(result[0]);

@@ -1,12 +1,12 @@
 /* kern_procpool.h: a pool of worker processes, like multiprocessing.Pool / ProcessPoolExecutor
  * with the fork start method.
  *
- * kern_procpool_create forks P workers up front; each one inherits the task function and its
- * context (the parent's memory at fork time) and then waits on its own task pipe for a task
- * index. kern_procpool_map hands indexes 0..n-1 to whichever worker is free (one task at a time,
- * as chunksize 1) and returns the records in index order; the pool can map again.
- * kern_procpool_close closes the task pipes (a worker reads end of file and exits) and reaps
- * every worker. */
+ * kern_procpool_create forks P workers up front (kern_proc_fork: they die with this process); each
+ * one inherits the task function and its context (the parent's memory at fork time) and then waits
+ * on its own task pipe for a task index. kern_procpool_map hands indexes 0..n-1 to whichever worker
+ * is free (one task at a time, as chunksize 1) and returns the records in index order; the pool can
+ * map again. kern_procpool_close closes the task pipes (a worker reads end of file and exits) and
+ * reaps every worker. */
 #ifndef TDP_KERN_PROCPOOL_H
 #define TDP_KERN_PROCPOOL_H
 
