@@ -495,6 +495,8 @@ int main(int argc, char **argv) {
         }
     } else if (rc != TDP_OK) {
         fprintf(stderr, "%s: %s\n", prog, err.msg);
+        dataset_free(&s.train); /* set-up may fail after loading the data (the memory check) */
+        dataset_free(&s.test);
         return rc == TDP_EINPUT ? 2 : 1;
     } else if (s.o.help) {
         options_usage(stdout, prog);
