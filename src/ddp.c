@@ -410,6 +410,15 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
         trace_add(t->trace, "allreduce", -1, 1, w0, tdp_now());
     }
     d->comm_seconds += tdp_now() - w0;
+    /* the gradient is read only when every bucket's allreduce is known complete: a request left
+     * behind would leak and leave its bucket's sum unguaranteed */
+    int pending = 0;
+    for (int i = 0; i < d->nbuckets; i++)
+        pending += d->req[i] != MPI_REQUEST_NULL;
+    if (pending > 0)
+        return tdp_fail(err, TDP_ERUNTIME,
+                        "internal error: %d allreduce requests not completed at step %ld", pending,
+                        t->steps + 1);
     *loss_sum = (double)g[d->n];
     return TDP_OK;
 }

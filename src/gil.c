@@ -12,6 +12,8 @@ int gil_init(gil_t *g, double switch_interval_seconds, tdp_err_t *err) {
     g->interval = switch_interval_seconds;
     g->wait_seconds = 0.0;
     g->forced_switches = 0;
+    g->drop_requests = 0;
+    g->handoffs = 0;
     TDP_PTHREAD(pthread_mutex_init(&g->mu, NULL), err);
     pthread_condattr_t ca;
     TDP_PTHREAD(pthread_condattr_init(&ca), err);
@@ -46,12 +48,17 @@ static void take_locked(gil_t *g, const void *self) {
             struct timespec dl = deadline_after(g->interval);
             int rc = pthread_cond_timedwait(&g->cond, &g->mu, &dl);
             /* timed out and nobody switched meanwhile: ask the holder to drop it */
-            if (rc == ETIMEDOUT && g->locked && g->switch_number == seen)
+            if (rc == ETIMEDOUT && g->locked && g->switch_number == seen &&
+                !__atomic_load_n(&g->drop_request, __ATOMIC_RELAXED)) {
                 __atomic_store_n(&g->drop_request, 1, __ATOMIC_RELAXED);
+                g->drop_requests++;
+            }
         }
         g->wait_seconds += tdp_now() - t0;
     }
     g->locked = 1;
+    if (g->last_holder != NULL && g->last_holder != self)
+        g->handoffs++;
     g->holder = self;
     g->switch_number++;
     pthread_cond_broadcast(&g->switch_cond);
@@ -111,4 +118,14 @@ unsigned long gil_forced_switches(gil_t *g) {
     unsigned long n = g->forced_switches;
     pthread_mutex_unlock(&g->mu);
     return n;
+}
+
+void gil_get_stats(gil_t *g, gil_stats_t *out) {
+    pthread_mutex_lock(&g->mu);
+    out->takes = g->switch_number;
+    out->handoffs = g->handoffs;
+    out->drop_requests = g->drop_requests;
+    out->forced_switches = g->forced_switches;
+    out->wait_seconds = g->wait_seconds;
+    pthread_mutex_unlock(&g->mu);
 }

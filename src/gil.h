@@ -9,7 +9,8 @@
  *   - code that does not need the lock (I/O, native kernels) releases it around the call
  *     (Py_BEGIN_ALLOW_THREADS / Py_END_ALLOW_THREADS).
  *
- * The time threads spend waiting to take the lock is summed (gil_wait_seconds). */
+ * The time threads spend waiting to take the lock is summed (gil_wait_seconds), and the lock counts
+ * what it did (gil_get_stats), so that tests can check its behaviour, not only its results. */
 #ifndef TDP_GIL_H
 #define TDP_GIL_H
 
@@ -25,11 +26,22 @@ typedef struct {
     unsigned long switch_number; /* counts takes */
     const void *holder;          /* identity of the current holder (a per-thread token) */
     const void *last_holder;
-    int drop_request;    /* accessed atomically only */
-    double interval;     /* seconds */
-    double wait_seconds; /* summed over all threads */
-    unsigned long forced_switches;
+    int drop_request;              /* accessed atomically only */
+    double interval;               /* seconds */
+    double wait_seconds;           /* summed over all threads */
+    unsigned long forced_switches; /* drop requests honoured by the holder */
+    unsigned long drop_requests;   /* requests set by a waiter that timed out */
+    unsigned long handoffs;        /* takes by another thread than the last holder */
 } gil_t;
+
+/* What the lock did so far (each figure counts since gil_init). */
+typedef struct {
+    unsigned long takes;         /* every acquisition */
+    unsigned long handoffs;      /* acquisitions by another thread than the one that last held it */
+    unsigned long drop_requests; /* a waiter timed out and asked the holder to drop the lock */
+    unsigned long forced_switches; /* the holder dropped the lock because it was asked */
+    double wait_seconds;           /* summed time threads waited to take it */
+} gil_stats_t;
 
 int gil_init(gil_t *g, double switch_interval_seconds, tdp_err_t *err);
 void gil_destroy(gil_t *g);
@@ -44,5 +56,6 @@ void gil_check(gil_t *g, const void *self);
 
 double gil_wait_seconds(gil_t *g);
 unsigned long gil_forced_switches(gil_t *g);
+void gil_get_stats(gil_t *g, gil_stats_t *out);
 
 #endif

@@ -238,9 +238,10 @@ start=$(date +%s)
 "$CMP" --quick --bin "$BIN" --out "$T/res" >"$T/quick.md" 2>"$T/quick.err"
 rc=$?
 took=$(($(date +%s) - start))
+# its time is printed, not judged: a test does not pass or fail on a clock (ctest's TIMEOUT
+# bounds it)
 echo "compare.sh --quick: exit $rc in ${took} s"
 [[ $rc == 0 ]] && ok || bad "compare.sh --quick: exit $rc: $(tail -15 "$T/quick.err")"
-((took < 90)) && ok || bad "compare.sh --quick took $took s (its budget: 60 s on 2 idle cores)"
 for f in compare.json compare.md compare_speed.png compare_split.png; do
     [[ -s $T/res/$f ]] && ok || bad "missing $f"
 done

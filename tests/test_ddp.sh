@@ -38,6 +38,9 @@ ddp_case np4_nooverlap 4 serial4 --no-overlap
 ddp_case np2_bucket0 2 serial2 --bucket-kb 0
 ddp_case np2_bucket4 2 serial2 --bucket-kb 4
 ddp_case np4_bucket64 4 serial4 --bucket-kb 64
+# many buckets (16 KB: 58 over the arena) through the watchdog's wait (MPI_Testall): every bucket's
+# request is completed each step, or ddp.c fails the run ("allreduce requests not completed")
+ddp_case np2_bucket16_watchdog 2 serial2 --bucket-kb 16 --comm-timeout 60
 ddp_case np4_det 4 serial4 --deterministic
 # accumulation: 2 ranks x batch B x 2 micro-batches = serial with 4B
 ddp_case np2_accum2 2 serial4 --accum 2

@@ -1,0 +1,205 @@
+/* test_gil.c: the emulated interpreter lock's behaviour, not only the results it protects.
+ *   - a holder that reaches a check point after a waiter asked hands the lock over (a forced
+ *     switch) and gets it back only after the waiter has had it;
+ *   - two CPU-bound threads under the lock with a small switch interval interleave: their
+ *     progress marks alternate many times, and every alternation is a forced switch;
+ *   - a thread alone never gets a drop request or a forced switch, however long it runs.
+ * Clocks only bound the cases (generously): nothing passes or fails on a measured time. */
+#include "gil.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "check.h"
+
+#define BOUND_S 20.0 /* no case may take longer than this */
+
+static void pause_ms(long ms) {
+    struct timespec ts = {0, ms * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* CPU work between check points (a few microseconds); the result is kept so that it is done. */
+static volatile double sink;
+static void work(void) {
+    double x = sink;
+    for (int i = 0; i < 2000; i++)
+        x = x * 0.999 + 1.0;
+    sink = x;
+}
+
+/* ---- a holder honours a drop request at its next check point ---- */
+
+typedef struct {
+    gil_t *g;
+    int took; /* written while holding the lock */
+} waiter_t;
+
+static void *waiter_main(void *arg) {
+    waiter_t *w = arg;
+    gil_acquire(w->g, w);
+    w->took = 1;
+    gil_release(w->g, w);
+    return NULL;
+}
+
+static void test_honours_request(void) {
+    gil_t g;
+    tdp_err_t err = {0};
+    CHECK(gil_init(&g, 0.005, &err) == TDP_OK);
+    int self = 0;
+    gil_acquire(&g, &self);
+    waiter_t w = {.g = &g, .took = 0};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, waiter_main, &w) == 0);
+    /* hold the lock without a check point until the waiter has asked for it, then reach one:
+     * a forced switch. (The holder takes the lock back when nobody takes it within the switch
+     * interval: a waiter not scheduled in time asks again, and the holder checks again.) */
+    gil_stats_t s = {0};
+    unsigned long asked = 0, forced = 0;
+    double until = tdp_now() + BOUND_S;
+    while (!w.took && tdp_now() < until) {
+        do {
+            pause_ms(1);
+            gil_get_stats(&g, &s);
+        } while (s.drop_requests == asked && tdp_now() < until);
+        if (s.drop_requests == asked)
+            break;
+        asked = s.drop_requests;
+        CHECK(s.forced_switches == forced); /* no check point yet: nothing forced */
+        gil_check(&g, &self);
+        gil_get_stats(&g, &s);
+        if (s.forced_switches != forced + 1)
+            break; /* the request was not honoured */
+        forced = s.forced_switches;
+    }
+    gil_get_stats(&g, &s);
+    printf("one waiter: %lu drop requests, %lu forced switches, %lu hand-offs\n", s.drop_requests,
+           s.forced_switches, s.handoffs);
+    CHECK_MSG(s.drop_requests >= 1, "the waiter never asked for the lock");
+    /* the check point waited until the waiter had the lock; it released it and we took it back */
+    CHECK_MSG(w.took == 1, "the holder kept the lock at its check point although asked to drop it");
+    CHECK_MSG(s.forced_switches >= 1, "%lu forced switches", s.forced_switches);
+    CHECK_MSG(s.handoffs == 2, "%lu hand-offs (to the waiter and back)", s.handoffs);
+    CHECK(s.wait_seconds > 0.0);
+    gil_release(&g, &self);
+    CHECK(pthread_join(th, NULL) == 0);
+    gil_destroy(&g);
+}
+
+/* ---- two CPU-bound threads interleave ---- */
+
+#define MAX_MARKS   100000
+#define ALTERNATE_K 10
+
+typedef struct {
+    gil_t g;
+    double deadline;
+    /* written only by the lock's holder */
+    int marks[MAX_MARKS];
+    int nmarks;
+    int alternations; /* marks that differ from the one before */
+    int done;
+} shared_t;
+
+typedef struct {
+    shared_t *sh;
+    int id;
+} runner_t;
+
+static void *runner_main(void *arg) {
+    runner_t *r = arg;
+    shared_t *sh = r->sh;
+    gil_acquire(&sh->g, r);
+    while (!sh->done) {
+        work();
+        gil_check(&sh->g, r);
+        if (sh->done)
+            break;
+        if (sh->nmarks > 0 && sh->marks[sh->nmarks - 1] != r->id)
+            sh->alternations++;
+        sh->marks[sh->nmarks++] = r->id;
+        if (sh->alternations >= ALTERNATE_K || sh->nmarks == MAX_MARKS || tdp_now() > sh->deadline)
+            sh->done = 1;
+    }
+    gil_release(&sh->g, r);
+    return NULL;
+}
+
+static shared_t sh2;
+
+static void test_two_threads_interleave(void) {
+    tdp_err_t err = {0};
+    CHECK(gil_init(&sh2.g, 0.001, &err) == TDP_OK);
+    sh2.deadline = tdp_now() + BOUND_S;
+    runner_t r[2] = {{&sh2, 0}, {&sh2, 1}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&th[i], NULL, runner_main, &r[i]) == 0);
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_join(th[i], NULL) == 0);
+    gil_stats_t s;
+    gil_get_stats(&sh2.g, &s);
+    int seen[2] = {0, 0};
+    for (int i = 0; i < sh2.nmarks; i++)
+        seen[sh2.marks[i]]++;
+    printf("two threads: %d marks (%d and %d), %d alternations, %lu takes, %lu hand-offs, %lu "
+           "drop requests, %lu forced switches, %.3f s waited\n",
+           sh2.nmarks, seen[0], seen[1], sh2.alternations, s.takes, s.handoffs, s.drop_requests,
+           s.forced_switches, s.wait_seconds);
+    CHECK_MSG(sh2.alternations >= ALTERNATE_K,
+              "the threads ran one after another: %d alternations in %d marks", sh2.alternations,
+              sh2.nmarks);
+    CHECK(seen[0] > 0 && seen[1] > 0);
+    /* both threads hold the lock from start to end except inside gil_check: every hand-off
+     * between them is a forced switch, and each was asked for */
+    CHECK_MSG(s.forced_switches >= (unsigned long)ALTERNATE_K, "%lu forced switches",
+              s.forced_switches);
+    CHECK_MSG(s.handoffs >= (unsigned long)ALTERNATE_K, "%lu hand-offs", s.handoffs);
+    CHECK(s.drop_requests >= s.forced_switches);
+    CHECK(s.takes >= s.handoffs);
+    CHECK(s.wait_seconds > 0.0);
+    gil_destroy(&sh2.g);
+}
+
+/* ---- a thread alone is never asked to drop the lock ---- */
+
+static void test_one_thread(void) {
+    gil_t g;
+    tdp_err_t err = {0};
+    CHECK(gil_init(&g, 0.001, &err) == TDP_OK);
+    int self = 0;
+    /* about 30 switch intervals of work with a check point every few microseconds, then a
+     * release and take-back */
+    double until = tdp_now() + 0.03;
+    gil_acquire(&g, &self);
+    long checks = 0;
+    while (tdp_now() < until) {
+        work();
+        gil_check(&g, &self);
+        checks++;
+    }
+    gil_release(&g, &self);
+    gil_acquire(&g, &self);
+    gil_check(&g, &self);
+    gil_release(&g, &self);
+    gil_stats_t s;
+    gil_get_stats(&g, &s);
+    printf("one thread: %ld check points, %lu takes, %lu forced switches\n", checks, s.takes,
+           s.forced_switches);
+    CHECK_MSG(s.forced_switches == 0 && gil_forced_switches(&g) == 0, "%lu forced switches",
+              s.forced_switches);
+    CHECK_MSG(s.drop_requests == 0, "%lu drop requests", s.drop_requests);
+    CHECK(s.handoffs == 0);
+    CHECK(s.takes == 2);
+    CHECK(s.wait_seconds == 0.0);
+    gil_destroy(&g);
+}
+
+int main(void) {
+    test_honours_request();
+    test_two_threads_interleave();
+    test_one_thread();
+    return check_summary();
+}
