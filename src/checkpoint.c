@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +13,6 @@
 
 #include "report.h"
 #include "runconfig.h"
-#include "tmpfiles.h"
 
 _Static_assert(sizeof(ckpt_header_t) == 152, "checkpoint header layout changed");
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -36,20 +34,6 @@ static uint32_t crc_more(uint32_t c, const void *p, size_t n) {
 
 static uint32_t crc(const void *p, size_t n) {
     return crc_more((uint32_t)crc32(0L, Z_NULL, 0), p, n);
-}
-
-static int write_all(int fd, const void *data, size_t len) {
-    const char *p = data;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return w < 0 ? errno : EIO;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
 }
 
 /* Tests: pause inside the write until the file named by TDP_TEST_CKPT_PAUSE exists. */
@@ -89,41 +73,16 @@ int ckpt_write(const char *path, const ckpt_header_t *h0, const char *record, si
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
         return tdp_fail(err, TDP_ERUNTIME, "cannot write checkpoint %s: not a regular file", path);
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return tdp_fail(err, TDP_ERUNTIME, "checkpoint %s: path too long", path);
-    /* the signal handlers learn the name before the file exists, and forget it once renamed */
-    int slot = tmpfiles_remember(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        int e = errno;
-        tmpfiles_forget(slot);
-        return tdp_fail(err, TDP_ERUNTIME, "cannot write checkpoint %s: %s", path, strerror(e));
-    }
-    const char *what = "writing";
-    int e = write_all(fd, &h, sizeof h);
-    if (e == 0)
-        e = write_all(fd, record, record_len);
-    if (e == 0) {
-        test_pause();
-        e = write_all(fd, params, n * sizeof(float));
-    }
-    if (e == 0)
-        e = write_all(fd, velocity, n * sizeof(float));
-    if (e == 0 && fsync(fd) != 0) {
-        e = errno;
-        what = "fsync";
-    }
-    if (close(fd) != 0 && e == 0) {
-        e = errno;
-        what = "close";
-    }
-    if (e != 0) {
-        unlink(tmp);
-        tmpfiles_forget(slot);
-        return tdp_fail_sys(err, __FILE__, __LINE__, e, "%s %s", what, tmp);
-    }
-    return report_commit_tmp(tmp, path, slot, err); /* renamed, or staged with the run's outputs */
+    out_file_t o;
+    int rc = out_open(&o, path, err);
+    if (rc != TDP_OK)
+        return rc;
+    out_write(&o, &h, sizeof h);
+    out_write(&o, record, record_len);
+    test_pause();
+    out_write(&o, params, n * sizeof(float));
+    out_write(&o, velocity, n * sizeof(float));
+    return out_commit(&o, err); /* renamed, or staged with the run's outputs */
 }
 
 /* The header's own checks, and the file's size against the one the header implies. */

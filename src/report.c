@@ -271,6 +271,63 @@ static int write_in_place(const char *path, const void *data, size_t len, tdp_er
     return TDP_OK;
 }
 
+int out_open(out_file_t *o, const char *path, tdp_err_t *err) {
+    memset(o, 0, sizeof *o);
+    o->fd = -1;
+    o->slot = -1;
+    o->path = path;
+    if (snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof o->tmp)
+        return tdp_fail(err, TDP_ERUNTIME, "cannot write %s: path too long", path);
+    /* the signal handlers learn the name before the file exists (a second Ctrl-C removes it) */
+    o->slot = tmpfiles_remember(o->tmp);
+    /* O_NONBLOCK | O_NOFOLLOW: whatever has taken the temporary's name (a FIFO, a link) is
+     * refused instead of blocking or being followed */
+    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0644);
+    struct stat st;
+    if (o->fd < 0 || fstat(o->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = o->fd < 0 ? errno : 0;
+        if (o->fd >= 0)
+            close(o->fd);
+        tmpfiles_forget(o->slot); /* not created, or not ours: leave it */
+        return e ? tdp_fail(err, TDP_ERUNTIME, "cannot write %s: %s", o->tmp, strerror(e))
+                 : tdp_fail(err, TDP_ERUNTIME, "cannot write %s: not a regular file", o->tmp);
+    }
+    return TDP_OK;
+}
+
+void out_write(out_file_t *o, const void *data, size_t len) {
+    const char *p = data;
+    while (len > 0 && o->errno_value == 0) {
+        ssize_t w = write(o->fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            o->errno_value = w < 0 ? errno : EIO;
+            o->what = "writing";
+            break;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+}
+
+int out_commit(out_file_t *o, tdp_err_t *err) {
+    if (o->errno_value == 0 && fsync(o->fd) != 0) {
+        o->errno_value = errno;
+        o->what = "fsync";
+    }
+    if (close(o->fd) != 0 && o->errno_value == 0) {
+        o->errno_value = errno;
+        o->what = "close";
+    }
+    if (o->errno_value != 0) {
+        unlink(o->tmp);
+        tmpfiles_forget(o->slot);
+        return tdp_fail_sys(err, __FILE__, __LINE__, o->errno_value, "%s %s", o->what, o->tmp);
+    }
+    return report_commit_tmp(o->tmp, o->path, o->slot, err);
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, tdp_err_t *err) {
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
@@ -279,54 +336,12 @@ int write_file_atomic(const char *path, const void *data, size_t len, tdp_err_t 
         return tdp_fail(err, TDP_ERUNTIME, "cannot write %s: not a regular file (%s)", path,
                         tdp_file_kind(st.st_mode));
     }
-    char tmp[PATH_MAX + 32];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return tdp_fail(err, TDP_ERUNTIME, "cannot write %s: path too long", path);
-    /* the signal handlers learn the name before the file exists (a second Ctrl-C removes it) */
-    int slot = tmpfiles_remember(tmp);
-    /* O_NONBLOCK | O_NOFOLLOW: whatever has taken the temporary's name (a FIFO, a link) is
-     * refused instead of blocking or being followed */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int e = errno;
-        tmpfiles_forget(slot);
-        return tdp_fail(err, TDP_ERUNTIME, "cannot write %s: %s", tmp, strerror(e));
-    }
-    const char *what = NULL;
-    int e = 0;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        tmpfiles_forget(slot); /* not ours: leave it */
-        return tdp_fail(err, TDP_ERUNTIME, "cannot write %s: not a regular file", tmp);
-    }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0 && e == 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            e = w < 0 ? errno : EIO;
-            what = "writing";
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (e == 0 && fsync(fd) != 0) {
-        e = errno;
-        what = "fsync";
-    }
-    if (close(fd) != 0 && e == 0) {
-        e = errno;
-        what = "close";
-    }
-    if (e != 0) {
-        unlink(tmp);
-        tmpfiles_forget(slot);
-        return tdp_fail_sys(err, __FILE__, __LINE__, e, "%s %s", what, tmp);
-    }
-    return report_commit_tmp(tmp, path, slot, err);
+    out_file_t o;
+    int rc = out_open(&o, path, err);
+    if (rc != TDP_OK)
+        return rc;
+    out_write(&o, data, len);
+    return out_commit(&o, err);
 }
 
 int report_commit_tmp(const char *tmp, const char *path, int slot, tdp_err_t *err) {

@@ -4,6 +4,7 @@
 #ifndef TDP_REPORT_H
 #define TDP_REPORT_H
 
+#include <limits.h>
 #include <stdio.h>
 
 #include "util.h"
@@ -93,6 +94,20 @@ int write_file_atomic(const char *path, const void *data, size_t len, tdp_err_t 
  * One stage at a time, used from one thread. */
 void report_stage_begin(void);
 int report_stage_end(int rc, tdp_err_t *err);
+
+/* An output written through a temporary file: out_open creates path.tmp.PID (known to the signal
+ * handlers: tmpfiles.h), out_write appends (the first failure is kept), out_commit fsyncs and
+ * closes it and puts it in place with report_commit_tmp, or removes it after a failure. The one
+ * writer of every output file (write_file_atomic, checkpoints). */
+typedef struct {
+    char tmp[PATH_MAX + 32];
+    const char *path;
+    int fd, slot, errno_value;
+    const char *what; /* the step that failed */
+} out_file_t;
+int out_open(out_file_t *o, const char *path, tdp_err_t *err);
+void out_write(out_file_t *o, const void *data, size_t len);
+int out_commit(out_file_t *o, tdp_err_t *err);
 
 /* Finish the temporary file tmp written for path (complete, fsynced, closed; registered with
  * tmpfiles_remember as slot): rename it into place and fsync the directory, or, inside a stage,
