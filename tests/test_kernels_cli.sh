@@ -131,6 +131,11 @@ for case in 0:0 1:0 2:0 3:1 4:2 10:4 25:9 26:9 50:15 100:25 1000:168; do
 done
 run "$T/p" primes --limit 1000000 --mode threads --workers 2 --json "$T/p.json" &&
     eq "primes below 10^6" "$(json_field "$T/p.json" result)" 78498
+# the emulated lock is pre-emptive: two CPU-bound workers under it are switched by force
+run "$T/p" primes --limit 2000000 --mode gil-threads --workers 2 --switch-interval 1 --json "$T/p.json" &&
+    eq "primes below 2*10^6 under the lock" "$(json_field "$T/p.json" result)" 148933
+fs=$(json_field "$T/p.json" gil_forced_switches)
+[[ ${fs:-0} -gt 0 ]] && ok || bad "gil-threads: no forced switch between two CPU-bound workers ($fs)"
 # every mode: 9592 primes below 100000; with 2 chunks, 5133 + 4459 (the notebook's ranges)
 for m in "${MODES[@]}"; do
     mp=0
