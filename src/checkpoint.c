@@ -128,6 +128,13 @@ static int check_run(const ckpt_header_t *h, const char *record, const char *nam
                         name, key, was, key, now);
     if (h->mode != want->mode)
         return tdp_fail(err, TDP_EINPUT, "checkpoint %s: written in another mode", name);
+    /* each factor below 2^20 (far above any option's range): their product cannot wrap */
+    if (h->workers == 0 || h->batch == 0 || h->accum == 0 || h->workers >= (1u << 20) ||
+        h->batch >= (1u << 20) || h->accum >= (1u << 20))
+        return tdp_fail(err, TDP_EINPUT,
+                        "checkpoint %s: implausible global batch (%u workers x batch %u x accum "
+                        "%u)",
+                        name, h->workers, h->batch, h->accum);
     uint64_t g_file = (uint64_t)h->workers * h->batch * h->accum;
     uint64_t g_now = (uint64_t)want->workers * want->batch * want->accum;
     if (g_file != g_now)

@@ -472,29 +472,38 @@ void dataset_free(dataset_t *d) {
     memset(d, 0, sizeof *d);
 }
 
-/* Find DIR/NAME or DIR/NAME.gz; fills path. */
-static int find_file(const char *dir, const char *name, char *path, size_t len, tdp_err_t *err) {
+static const char *const dataset_names[DATASET_NFILES] = {
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte"};
+
+int dataset_file(const char *dir, int i, char *path, size_t len) {
     struct stat st;
-    int w = snprintf(path, len, "%s/%s", dir, name);
+    int w = snprintf(path, len, "%s/%s", dir, dataset_names[i]);
     if (w < 0 || (size_t)w + 3 >= len)
-        return tdp_fail(err, TDP_EINPUT, "%s: path too long", dir);
-    if (stat(path, &st) == 0)
-        return TDP_OK;
-    if (errno != ENOENT)
-        return TDP_OK; /* exists but cannot be examined: idx_read says why */
-    strcat(path, ".gz");
-    if (stat(path, &st) == 0 || errno != ENOENT)
-        return TDP_OK;
-    return tdp_fail(err, TDP_EINPUT, "%s: missing %s (also tried %s.gz)", dir, name, name);
+        return -1;
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        strcat(path, ".gz");
+    return 0;
 }
 
-static int load_pair(const char *dir, const char *img_name, const char *lab_name, int classes,
-                     dataset_t *out, tdp_err_t *err) {
+/* DIR/NAME or DIR/NAME.gz (dataset_file), which must exist; fills path. */
+static int find_file(const char *dir, int i, char *path, size_t len, tdp_err_t *err) {
+    struct stat st;
+    if (dataset_file(dir, i, path, len) != 0)
+        return tdp_fail(err, TDP_EINPUT, "%s: path too long", dir);
+    if (stat(path, &st) == 0 || errno != ENOENT)
+        return TDP_OK; /* exists, or cannot be examined: idx_read says why */
+    return tdp_fail(err, TDP_EINPUT, "%s: missing %s (also tried %s.gz)", dir, dataset_names[i],
+                    dataset_names[i]);
+}
+
+/* The images (file i) and labels (file i + 1) of one set. */
+static int load_pair(const char *dir, int i, int classes, dataset_t *out, tdp_err_t *err) {
     char img_path[4096], lab_path[4096], what[8192 + 8];
     idx_array_t img = {0}, lab = {0};
-    int rc = find_file(dir, img_name, img_path, sizeof img_path, err);
+    int rc = find_file(dir, i, img_path, sizeof img_path, err);
     if (rc == TDP_OK)
-        rc = find_file(dir, lab_name, lab_path, sizeof lab_path, err);
+        rc = find_file(dir, i + 1, lab_path, sizeof lab_path, err);
     if (rc == TDP_OK)
         rc = idx_read(img_path, &img, err);
     if (rc == TDP_OK)
@@ -519,10 +528,9 @@ int dataset_load_dir(const char *dir, int classes, dataset_t *train, dataset_t *
     }
     if (!S_ISDIR(st.st_mode))
         return tdp_fail(err, TDP_EINPUT, "%s: not a directory", dir);
-    int rc =
-        load_pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", classes, train, err);
+    int rc = load_pair(dir, 0, classes, train, err);
     if (rc == TDP_OK)
-        rc = load_pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", classes, test, err);
+        rc = load_pair(dir, 2, classes, test, err);
     if (rc == TDP_OK && train->dim != test->dim)
         rc = tdp_fail(err, TDP_EINPUT, "%s: train images have %d features but test images have %d",
                       dir, train->dim, test->dim);

@@ -45,6 +45,11 @@ typedef struct {
  * and that every label is < classes. */
 int dataset_load_dir(const char *dir, int classes, dataset_t *train, dataset_t *test,
                      tdp_err_t *err);
+/* The path of the i-th file (0..DATASET_NFILES-1: train images, train labels, test images, test
+ * labels) dataset_load_dir reads from dir: DIR/NAME, or DIR/NAME.gz when DIR/NAME does not exist.
+ * Returns -1 when the path does not fit in len. */
+enum { DATASET_NFILES = 4 };
+int dataset_file(const char *dir, int i, char *path, size_t len);
 /* Pair an images array (ndims 2 or 3) and a labels array (ndims 1) into a dataset. Takes
  * ownership of both arrays' data on success. `what` names the pair in messages. */
 int dataset_from_idx(idx_array_t *images, idx_array_t *labels, int classes, const char *what,

@@ -102,18 +102,6 @@ typedef struct {
     int synthetic;
 } setup_t;
 
-/* The data files dataset_load_dir reads: DIR/NAME, or DIR/NAME.gz when NAME does not exist. */
-static void data_files(const char *dir, char paths[4][4096 + 32]) {
-    static const char *const names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-    for (int i = 0; i < 4; i++) {
-        struct stat st;
-        snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]);
-        if (stat(paths[i], &st) != 0 && errno == ENOENT)
-            snprintf(paths[i], sizeof paths[i], "%s/%s.gz", dir, names[i]);
-    }
-}
-
 /* The inputs are regular files (checked without opening them: the readers open them without
  * blocking too), no output is an input or another output; --checkpoint X --resume X goes on
  * with X. */
@@ -128,10 +116,11 @@ static int check_files(const setup_t *s, tdp_err_t *err) {
         {"resume", o->resume_path, 0, "checkpoint"},
     };
     int n = 6, rc = tdp_open_input("--resume", o->resume_path, NULL, err);
-    char data[4][4096 + 32];
+    char data[DATASET_NFILES][4096 + 32];
     if (strcmp(o->data, "synthetic") != 0) {
-        data_files(o->data, data);
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < DATASET_NFILES; i++) {
+            if (rc == TDP_OK && dataset_file(o->data, i, data[i], sizeof data[i]) != 0)
+                rc = tdp_fail(err, TDP_EINPUT, "--data %s: path too long", o->data);
             if (rc == TDP_OK)
                 rc = tdp_open_input("--data", data[i], NULL, err);
             f[n++] = (report_file_t){"data", data[i], 0, NULL};
@@ -210,6 +199,13 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
                                     : OPT_DEFAULT_WEIGHT_DECAY;
     if (o->checkpoint_every > 0 && o->checkpoint_path[0] == '\0')
         return tdp_fail(err, TDP_EINPUT, "--checkpoint-every needs --checkpoint FILE");
+    struct stat ck;
+    /* (report_check_output refuses the other kinds of non-regular files, as for every output) */
+    if (o->checkpoint_path[0] && stat(o->checkpoint_path, &ck) == 0 && S_ISCHR(ck.st_mode))
+        return tdp_fail(err, TDP_EINPUT,
+                        "--checkpoint %s: not a regular file (%s): a checkpoint is a file to "
+                        "resume from",
+                        o->checkpoint_path, tdp_file_kind(ck.st_mode));
     if ((rc = report_check_output("checkpoint", o->checkpoint_path, err)) != TDP_OK ||
         (rc = report_check_output("json", o->json_path, err)) != TDP_OK ||
         (rc = report_check_output("dump-weights", o->dump_weights_path, err)) != TDP_OK ||
@@ -353,7 +349,10 @@ static int resume_from(const setup_t *s, trainer_t *t, const ckpt_expect_t *want
                         "checkpoint %s: its schedule has %llu steps, this run %ld: resume "
                         "with the same --epochs and --max-steps",
                         path, (unsigned long long)h.planned_steps, t->planned_steps);
-    const uint64_t global = (uint64_t)h.workers * h.batch * h.accum;
+    /* this run's global batch (the header's was checked equal; its fields are not trusted in
+     * arithmetic: a product of them could wrap) */
+    const uint64_t global =
+        (uint64_t)t->cfg.batch * (uint64_t)t->cfg.world * (uint64_t)t->cfg.accum;
     if (h.epoch >= (uint64_t)t->cfg.epochs + (t->cfg.epochs == 0) || h.next_b > t->batches ||
         h.steps != h.epoch * t->batches + h.next_b || h.ep_steps != h.next_b ||
         h.ep_correct > h.ep_steps * global)
@@ -439,7 +438,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     rc = setup(argc, argv, &s, &err);
-    const int use_mpi = rc == TDP_OK ? s.o.mode == MODE_DDP : launcher_world_size() > 1;
+    /* every process mpirun started takes part in the agreements below, whatever its options
+     * (--help included: a rank that printed its usage and left would leave the others waiting) */
+    const int use_mpi = launcher_world_size() > 1 || (rc == TDP_OK && s.o.mode == MODE_DDP);
 
     ddp_t d;
     int rank = 0;
@@ -470,9 +471,10 @@ int main(int argc, char **argv) {
         int help_lo = 0, help_hi = 0;
         if (ddp_agree_range(&d, s.o.help, &help_lo, &help_hi) != TDP_OK || help_lo != help_hi) {
             fprintf(stderr,
-                    "%s: ranks disagree on --help: rank %d has %s, others not: start every rank "
-                    "with the same options\n",
-                    prog, rank, s.o.help ? "it" : "none");
+                    "%s: ranks disagree on --help: rank %d has %s, another rank %s: start every "
+                    "rank with the same options\n",
+                    prog, rank, s.o.help ? "it" : "none", s.o.help ? "has none" : "has it");
+            ddp_free(&d);
             dataset_free(&s.train);
             dataset_free(&s.test);
             MPI_Finalize();
@@ -481,6 +483,7 @@ int main(int argc, char **argv) {
         if (s.o.help) {
             if (rank == 0)
                 options_usage(stdout, prog);
+            ddp_free(&d);
             MPI_Finalize();
             return 0;
         }
@@ -716,21 +719,6 @@ int main(int argc, char **argv) {
             rc = trace_write(s.o.trace_path, &part, &len, 1, &err);
         free(part);
     }
-    if (rc == TDP_OK && t.stopped) {
-        if (rank == 0)
-            fprintf(stderr,
-                    "%s: stopped by %s after step %ld: %s%s; exit status %d (resume with "
-                    "--resume)\n",
-                    prog,
-                    stop_signal == SIGUSR1   ? "SIGUSR1"
-                    : stop_signal == SIGTERM ? "SIGTERM"
-                    : stop_signal == SIGINT
-                        ? "SIGINT"
-                        : "a stop request from another rank (or TDP_TEST_STOP_AT)",
-                    t.steps,
-                    t.ckpt_path ? "checkpoint written to " : "no --checkpoint given, nothing saved",
-                    t.ckpt_path ? t.ckpt_path : "", EXIT_STOPPED);
-    }
     int stopped = rc == TDP_OK && t.stopped; /* no summary, no weights: not finished */
     if (stopped)
         rc = -1;
@@ -785,6 +773,12 @@ int main(int argc, char **argv) {
         rc = out;
         stopped = 0;
     }
+    if (stopped && rank == 0) /* said once its outputs are in place */
+        fprintf(stderr,
+                "%s: stopped by %s after step %ld: %s%s; exit status %d (resume with --resume)\n",
+                prog, stop_name(), t.steps,
+                t.ckpt_path ? "checkpoint written to " : "no --checkpoint given, nothing saved",
+                t.ckpt_path ? t.ckpt_path : "", EXIT_STOPPED);
     if (rc > 0) /* not yet reported */
         fprintf(stderr, "%s: %s\n", prog, err.msg);
     if (rc < 0 && !stopped)

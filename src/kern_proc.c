@@ -283,13 +283,17 @@ int kern_proc_reap(pid_t pid, tdp_err_t *err) {
         w = waitpid(pid, &st, 0);
     while (w == -1 && errno == EINTR);
     int e = errno;
-    if (family_live > 0 && --family_live == 0) {
+    if (w == pid && family_live > 0 && --family_live == 0) {
         family_pgid = 0;
         family_restore();
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (w == -1)
+    if (w == -1) {
+        /* a stop handler on another thread (the io server's) may have reaped the whole group
+         * meanwhile: it ends the process, so wait for it instead of reporting its work */
+        hold_if_ending();
         return tdp_fail_sys(err, __FILE__, __LINE__, e, "waitpid(%ld)", (long)pid);
+    }
     if (WIFSIGNALED(st))
         return tdp_fail_sys(err, __FILE__, __LINE__, 0, "worker process %ld killed by signal %d",
                             (long)pid, WTERMSIG(st));

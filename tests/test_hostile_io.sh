@@ -197,6 +197,10 @@ left "removed output directory" m.cfg o1
 expect "/dev/null outputs" 0 30 "" "$TR" --model "$W/m.cfg" "${S[@]}" --quiet --json /dev/null \
     --dump-weights /dev/null --trace /dev/null
 [[ -c /dev/null ]] && ok || bad "/dev/null replaced"
+# but not by a checkpoint (a file to resume from: it would fail at the end of the run)
+expect "/dev/null --checkpoint" 2 20 "--checkpoint /dev/null: not a regular file \(a character device\)" \
+    "$TR" --model "$W/m.cfg" "${S[@]}" --checkpoint /dev/null
+[[ -c /dev/null && ! -s $T/out ]] && ok || bad "/dev/null --checkpoint: trained or replaced /dev/null"
 
 # 7. the same under mpirun, 2 ranks: both end, with the message once
 if [[ -z ${TDP_NO_MPI:-} ]] && command -v mpirun >/dev/null; then

@@ -142,6 +142,10 @@ disagree data-one-pixel "ranks disagree on training data hash: rank 0 has" \
     --data "$T/idx" -- --data "$T/idx1"
 # --help on one rank only: the others must not wait for it
 disagree help "ranks disagree on --help: rank" --help --
+# ... also when that rank asks for another mode (it must still take part in the agreement)
+disagree help-serial ", another rank has" --help --mode serial --
+grep -qF "rank 0 has it, another rank has none" "$T/err" && grep -qF "rank 1 has none, another rank has it" "$T/err" &&
+    ok || bad "help-serial: each rank's line: $(head -c 400 "$T/err")"
 # what may differ: the output paths of rank 0 (only rank 0 writes them) and --quiet
 rm -f "$T"/rc.*
 MPI_TIMEOUT=60 mpirun_ -np 1 "$BIN/ddp_train" "${C[@]}" --max-steps 3 --json "$T/a.json" : \
