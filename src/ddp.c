@@ -59,10 +59,10 @@ int ddp_setup(ddp_t *d, const model_t *m, size_t bucket_kb, int overlap, int det
         if (rc != TDP_OK)
             return rc;
         for (int i = 0; i < threads; i++) {
-            size_t bytes = ((n + TRAIN_EXTRA) * sizeof(float) + 63) & ~(size_t)63;
-            d->team.w[i].grads = aligned_alloc(64, bytes);
+            d->team.w[i].grads = tdp_floats_new(n + TRAIN_EXTRA);
             if (d->team.w[i].grads == NULL)
-                return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory (%zu bytes)", bytes);
+                return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory (%zu bytes)",
+                                    tdp_floats_bytes(n + TRAIN_EXTRA));
         }
     }
     d->deterministic = deterministic;

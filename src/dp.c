@@ -7,13 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static float *alloc_arena(size_t floats) {
-    size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
-    return aligned_alloc(64, bytes ? bytes : 64);
-}
-
 static double arena_bytes(size_t floats) {
-    return (double)((floats * sizeof(float) + 63) & ~(size_t)63);
+    return (double)tdp_floats_bytes(floats);
 }
 
 double dp_workspace_bytes(const model_t *m, int batch) {
@@ -231,7 +226,7 @@ static int dp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *
         /* replicate: P replicas of the master weights, made for this forward pass */
         double t0 = tdp_now();
         for (int i = 0; i < P; i++) {
-            float *p = alloc_arena(n), *g = alloc_arena(n + TRAIN_EXTRA);
+            float *p = tdp_floats_new(n), *g = tdp_floats_new(n + TRAIN_EXTRA);
             tm->w[i].params = p;
             tm->w[i].grads = g;
             if (p == NULL || g == NULL) {

@@ -16,8 +16,8 @@
 #endif
 
 static float *buf(size_t n) {
-    float *p = aligned_alloc(64, ((n * sizeof(float)) + 63) & ~(size_t)63);
-    TDP_DIE_IF(p == NULL, "aligned_alloc");
+    float *p = tdp_floats_new(n);
+    TDP_DIE_IF(p == NULL, "tdp_floats_new");
     for (size_t i = 0; i < n; i++)
         p[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
     return p;

@@ -35,17 +35,14 @@
  * transport's segments, the collectives' free lists): 11 to 13 MB per rank measured at 2 and 4
  * ranks on one host (the peak less everything else counted here), counted twice over. */
 #define MPI_RANK_BYTES (24.0 * 1024 * 1024)
-/* The trainer's evaluation batch (train.c's EVAL_BATCH). */
-#define EVAL_BATCH 1000
-
 static double arena(size_t floats) {
-    return (double)((floats * sizeof(float) + 63) & ~(size_t)63);
+    return (double)tdp_floats_bytes(floats);
 }
 
 void mem_need(const model_t *m, const mem_plan_t *p, mem_need_t *out) {
     memset(out, 0, sizeof *out);
     const size_t n = m->nparams;
-    const int eval = p->batch > EVAL_BATCH ? p->batch : EVAL_BATCH;
+    const int eval = p->batch > TRAIN_EVAL_BATCH ? p->batch : TRAIN_EVAL_BATCH;
     /* trainer_init: weights, gradient (with TRAIN_EXTRA), velocity, a workspace at the larger of
      * the batch and the evaluation batch, the epoch order; and what the main thread's BLAS calls
      * touch at that batch */

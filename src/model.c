@@ -49,8 +49,8 @@ void model_init_weights(const model_t *m, uint64_t seed, float *params) {
 }
 
 int model_alloc_arena(const model_t *m, float **out, tdp_err_t *err) {
-    size_t bytes = (m->nparams * sizeof(float) + 63) & ~(size_t)63;
-    float *p = aligned_alloc(64, bytes ? bytes : 64);
+    size_t bytes = tdp_floats_bytes(m->nparams);
+    float *p = tdp_floats_new(m->nparams);
     if (p == NULL)
         return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory allocating %zu bytes",
                             bytes);

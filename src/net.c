@@ -7,11 +7,10 @@
 #include "layers.h"
 
 static int alloc_floats(size_t n, float **out, tdp_err_t *err) {
-    size_t bytes;
-    if (tdp_mul_size(n, sizeof(float), &bytes) != 0)
+    size_t bytes = tdp_floats_bytes(n);
+    if (bytes == SIZE_MAX)
         return tdp_fail(err, TDP_EINPUT, "workspace size overflows");
-    bytes = (bytes + 63) & ~(size_t)63;
-    *out = aligned_alloc(64, bytes ? bytes : 64);
+    *out = tdp_floats_new(n);
     if (*out == NULL)
         return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory allocating %zu bytes",
                             bytes);

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVAL_BATCH 1000
-
 int trainer_init(trainer_t *t, const train_config_t *cfg, tdp_err_t *err) {
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
@@ -32,16 +30,6 @@ int trainer_init(trainer_t *t, const train_config_t *cfg, tdp_err_t *err) {
                         "global batch %zu (batch %d x %d workers x %d accumulated) is larger "
                         "than the %zu training samples",
                         global, cfg->batch, cfg->world, cfg->accum, cfg->train->n);
-    /* refuse what cannot fit before allocating: three arenas and the activations */
-    double need = (double)m->nparams * sizeof(float) * 3.0 +
-                  (double)(cfg->batch > EVAL_BATCH ? cfg->batch : EVAL_BATCH) *
-                      (double)(m->cfg.input + 3 * m->max_width) * sizeof(float) * m->nlayers;
-    uint64_t avail = tdp_mem_available();
-    if (avail > 0 && need > (double)avail)
-        return tdp_fail(err, TDP_EINPUT,
-                        "the model needs %.1f GB of memory to train (%zu parameters), only "
-                        "%.1f GB is available",
-                        need / 1e9, m->nparams, (double)avail / 1e9);
     t->planned_steps = (long)t->batches * cfg->epochs;
     if (cfg->max_steps >= 0 && cfg->max_steps < t->planned_steps)
         t->planned_steps = cfg->max_steps;
@@ -54,7 +42,8 @@ int trainer_init(trainer_t *t, const train_config_t *cfg, tdp_err_t *err) {
     if (rc == TDP_OK)
         rc = model_alloc_arena(m, &t->velocity, err);
     if (rc == TDP_OK)
-        rc = net_ws_alloc(m, cfg->batch > EVAL_BATCH ? cfg->batch : EVAL_BATCH, &t->ws, err);
+        rc = net_ws_alloc(m, cfg->batch > TRAIN_EVAL_BATCH ? cfg->batch : TRAIN_EVAL_BATCH, &t->ws,
+                          err);
     if (rc == TDP_OK) {
         t->order = malloc(cfg->train->n * sizeof *t->order);
         if (t->order == NULL)
@@ -96,9 +85,9 @@ long trainer_evaluate_share(trainer_t *t) {
     size_t lo = d->n * (size_t)t->cfg.proc_rank / (size_t)t->cfg.procs;
     size_t hi = d->n * ((size_t)t->cfg.proc_rank + 1) / (size_t)t->cfg.procs;
     long correct = 0;
-    uint32_t idx[EVAL_BATCH];
-    for (size_t s = lo; s < hi; s += EVAL_BATCH) {
-        size_t n = hi - s < EVAL_BATCH ? hi - s : EVAL_BATCH;
+    uint32_t idx[TRAIN_EVAL_BATCH];
+    for (size_t s = lo; s < hi; s += TRAIN_EVAL_BATCH) {
+        size_t n = hi - s < TRAIN_EVAL_BATCH ? hi - s : TRAIN_EVAL_BATCH;
         for (size_t i = 0; i < n; i++)
             idx[i] = (uint32_t)(s + i);
         batch_gather(d, idx, n, t->ws.x, t->ws.y);

@@ -23,9 +23,11 @@ typedef struct trainer trainer_t;
  * by every engine that combines across processes: grads[nparams + TRAIN_SLOT_LOSS] carries the
  * step's summed loss, grads[nparams + TRAIN_SLOT_STOP] > 0 asks every worker to stop after this
  * step (a signal seen by any rank stops all of them at the same step). */
-#define TRAIN_EXTRA     2
-#define TRAIN_SLOT_LOSS 0
-#define TRAIN_SLOT_STOP 1
+#define TRAIN_EXTRA 2
+/* The batch of evaluation passes (at least the training batch). */
+#define TRAIN_EVAL_BATCH 1000
+#define TRAIN_SLOT_LOSS  0
+#define TRAIN_SLOT_STOP  1
 
 typedef struct {
     const char *name;

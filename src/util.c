@@ -128,6 +128,19 @@ int tdp_mul_size(size_t a, size_t b, size_t *out) {
     return 0;
 }
 
+size_t tdp_floats_bytes(size_t n) {
+    size_t bytes;
+    if (tdp_mul_size(n, sizeof(float), &bytes) != 0 || bytes > SIZE_MAX - 63)
+        return SIZE_MAX;
+    bytes = (bytes + 63) & ~(size_t)63;
+    return bytes ? bytes : 64;
+}
+
+float *tdp_floats_new(size_t n) {
+    size_t bytes = tdp_floats_bytes(n);
+    return bytes == SIZE_MAX ? NULL : aligned_alloc(64, bytes);
+}
+
 int tdp_add_size(size_t a, size_t b, size_t *out) {
     if (b > SIZE_MAX - a)
         return -1;

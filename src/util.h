@@ -87,6 +87,13 @@ double tdp_now(void);
 
 /* Overflow-checked size arithmetic: return 0 and set *out, or return -1 on overflow. */
 int tdp_mul_size(size_t a, size_t b, size_t *out);
+
+/* n floats as one block of whole 64-byte cache lines, 64-byte aligned (SIMD loads; workers'
+ * buffers share no line): tdp_floats_bytes is the size of such a block (0 floats take one line;
+ * SIZE_MAX when it overflows), tdp_floats_new allocates one, uninitialised (NULL when out of
+ * memory; free with free). The one aligned allocation of the library and the programs. */
+size_t tdp_floats_bytes(size_t n);
+float *tdp_floats_new(size_t n);
 int tdp_add_size(size_t a, size_t b, size_t *out);
 
 /* FNV-1a 64-bit hash, chainable through `h` (start with TDP_FNV_INIT). */
