@@ -22,9 +22,10 @@ if ! command -v clang >/dev/null; then
 fi
 out=build-fuzz
 mkdir -p "$out"
-srcs=(src/util.c src/rng.c src/data.c src/cfg.c src/model.c src/checkpoint.c src/runconfig.c
-    src/tmpfiles.c src/report.c)
-cflags=(-std=c11 -O1 -g -D_POSIX_C_SOURCE=200809L -Isrc -fsanitize=fuzzer,address,undefined
+srcs=(src/tinyddp/util.c src/tinyddp/rng.c src/tinyddp/data.c src/tinyddp/cfg.c src/tinyddp/model.c
+    src/tinyddp/checkpoint.c src/tinyddp/runconfig.c src/tinyddp/argnum.c
+    src/tinyddp/tmpfiles.c src/tinyddp/report.c)
+cflags=(-std=c11 -O1 -g -D_POSIX_C_SOURCE=200809L -Isrc/tinyddp -fsanitize=fuzzer,address,undefined
     -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 for h in "${harnesses[@]}"; do
     clang "${cflags[@]}" "tests/fuzz/fuzz_$h.c" "${srcs[@]}" -lz -lm -o "$out/fuzz_$h"

@@ -3,7 +3,7 @@
 # tests/san/leak_probe.c (4321 bytes lost by tdp_leak_probe_lose after MPI_Init) is reported,
 # alone and under mpirun, and ends the program with an error; Open MPI's own memory is not.
 set -uo pipefail
-source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../cli/lib.sh"
 PROBE="${TDP_LEAK_PROBE:?TDP_LEAK_PROBE must name the leak_probe program}"
 probe() { # NAME PROCESSES LAUNCH...: each of PROCESSES reports the probe's leak and no other
     local name=$1 procs=$2

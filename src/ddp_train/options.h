@@ -1,0 +1,57 @@
+/* options.h: ddp_train's command line, parsed and validated into one struct. */
+#ifndef TDP_OPTIONS_H
+#define TDP_OPTIONS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hyper.h"
+#include "util.h"
+
+typedef struct {
+    train_mode_t mode;
+    char model_path[4096];
+    char data[4096];     /* a directory or "synthetic" */
+    int data_is_default; /* --data not given */
+    /* training; -1 / NaN until resolved against the model file's [net] defaults */
+    int epochs;
+    long max_steps; /* -1: no limit */
+    int batch;      /* per worker */
+    double lr, momentum, weight_decay;
+    int lr_cosine; /* 1: cosine decay of the learning rate to 0 over the run */
+    uint64_t seed;
+    int workers;
+    int deterministic;
+    int gil;
+    int quiet;
+    int help;
+    char json_path[4096];
+    char dump_weights_path[4096];
+    char trace_path[4096];
+    char checkpoint_path[4096];
+    long checkpoint_every;
+    char resume_path[4096];
+    long synthetic_train, synthetic_test;
+    int accum;              /* micro-batches per optimizer step */
+    int bucket_kb;          /* ddp: allreduce bucket size */
+    int no_overlap;         /* ddp: one blocking allreduce after backward */
+    int dp_pool;            /* dp: persistent worker threads */
+    int dp_cache;           /* dp: keep freed replica memory mapped */
+    double comm_timeout;    /* ddp: seconds, 0 = none */
+    long check_sync;        /* ddp: steps, 0 = none */
+    double switch_interval; /* --gil: milliseconds */
+    uint64_t given;         /* bit k: the k-th option of the table was on the command line */
+} options_t;
+
+/* Parse argv. Bad values and unknown options: TDP_EINPUT with a one-line message. Numbers follow
+ * argnum.h's rule. An option given twice is refused ("--lr given twice"), and so is an option
+ * that does not apply to the chosen mode ("--bucket-kb applies to --mode ddp only"; --workers
+ * other than 1 in serial mode; --switch-interval without --gil; --synthetic-train and
+ * --synthetic-test with a --data directory). --help sets opt->help and returns TDP_OK. */
+int options_parse(int argc, char **argv, options_t *opt, tdp_err_t *err);
+/* Whether --NAME was on the command line. */
+int options_given(const options_t *opt, const char *name);
+void options_usage(FILE *f, const char *prog);
+const char *mode_name(train_mode_t m);
+
+#endif

@@ -1,0 +1,375 @@
+/* modes.c: the runners (see modes.h). */
+#include "modes.h"
+
+#include <mpi.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "pool.h"
+#include "procpool.h"
+
+#define KERN_MPI_GOTO(call, err, rc, label)                                                        \
+    do {                                                                                           \
+        int kern_m_ = (call);                                                                      \
+        if (kern_m_ != MPI_SUCCESS) {                                                              \
+            char kern_s_[MPI_MAX_ERROR_STRING];                                                    \
+            int kern_l_ = 0;                                                                       \
+            MPI_Error_string(kern_m_, kern_s_, &kern_l_);                                          \
+            (rc) = tdp_fail_sys((err), __FILE__, __LINE__, 0, "%s: %s", #call, kern_s_);           \
+            goto label;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+static const char *const NAMES[KERN_NMODES] = {
+    "serial", "threads", "gil-threads", "thread-pool", "processes", "process-pool", "mpi"};
+
+const char *kern_mode_name(kern_mode_t m) {
+    return (unsigned)m < KERN_NMODES ? NAMES[m] : "?";
+}
+
+int kern_mode_parse(const char *s, kern_mode_t *m) {
+    for (int i = 0; i < KERN_NMODES; i++)
+        if (strcmp(s, NAMES[i]) == 0) {
+            *m = (kern_mode_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *kern_mode_list(void) {
+    return "serial, threads, gil-threads, thread-pool, processes, process-pool, mpi";
+}
+
+int kern_mode_one_per_task(kern_mode_t m) {
+    return m == KERN_THREADS || m == KERN_GIL_THREADS || m == KERN_PROCESSES;
+}
+
+/* ---- one task, wherever it runs ---- */
+
+typedef struct {
+    const kern_job_t *job;
+    double t0; /* the run's start (monotonic clock: comparable across this machine's processes) */
+    int rank;
+} exec_ctx_t;
+
+static void exec_task(const exec_ctx_t *c, size_t i, const kern_lock_t *lock, kern_record_t *rec) {
+    memset(rec, 0, sizeof *rec);
+    rec->index = i;
+    rec->rank = c->rank;
+    rec->pid = (int64_t)getpid();
+    rec->tid = (uint64_t)pthread_self();
+    tdp_err_t e;
+    e.msg[0] = '\0';
+    double s = tdp_now();
+    rec->start = s - c->t0;
+    rec->status = c->job->fn(c->job->arg, i, lock, &rec->result, &e);
+    rec->seconds = tdp_now() - s;
+    if (rec->status != TDP_OK)
+        snprintf(rec->msg, sizeof rec->msg, "%s", e.msg[0] ? e.msg : "task failed");
+}
+
+static void proc_exec(void *ctx, uint64_t i, kern_record_t *rec) {
+    exec_task(ctx, (size_t)i, NULL, rec);
+}
+
+static int call_ready(const kern_job_t *job, tdp_err_t *err) {
+    return job->ready != NULL ? job->ready(job->ready_arg, err) : TDP_OK;
+}
+
+/* ---- serial ---- */
+
+static int run_serial(const exec_ctx_t *c, kern_report_t *rep, tdp_err_t *err) {
+    int rc = call_ready(c->job, err);
+    if (rc != TDP_OK)
+        return rc;
+    rep->workers = 1;
+    for (size_t i = 0; i < c->job->ntasks; i++) {
+        exec_task(c, i, NULL, &rep->tasks[i]);
+        if (rep->tasks[i].status != TDP_OK)
+            break; /* as an exception would stop a Python loop */
+    }
+    return TDP_OK;
+}
+
+/* ---- threads and gil-threads: one pthread per task ---- */
+
+typedef struct {
+    const exec_ctx_t *c;
+    size_t i;
+    kern_record_t *rec;
+    gil_t *gil;
+} thread_arg_t;
+
+static void *thread_main(void *arg) {
+    thread_arg_t *t = arg;
+    kern_lock_t lock = {.gil = t->gil, .self = t};
+    kern_lock_reacquire(&lock); /* a new Python thread takes the lock before its first bytecode */
+    exec_task(t->c, t->i, &lock, t->rec);
+    kern_lock_release(&lock);
+    return NULL;
+}
+
+static int run_threads(const exec_ctx_t *c, gil_t *gil, kern_report_t *rep, tdp_err_t *err) {
+    size_t n = c->job->ntasks, started = 0;
+    int rc = TDP_OK;
+    pthread_t *th = NULL;
+    thread_arg_t *args = NULL;
+    KERN_CALLOC_GOTO(th, n, err, rc, done);
+    KERN_CALLOC_GOTO(args, n, err, rc, done);
+    if ((rc = call_ready(c->job, err)) != TDP_OK)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        args[i] = (thread_arg_t){.c = c, .i = i, .rec = &rep->tasks[i], .gil = gil};
+        KERN_PT_GOTO(pthread_create(&th[i], NULL, thread_main, &args[i]), err, rc, done);
+        started++;
+    }
+done:
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    rep->workers = (int)started;
+    free(th);
+    free(args);
+    return rc;
+}
+
+/* ---- thread-pool: futures ---- */
+
+typedef struct {
+    const exec_ctx_t *c;
+    size_t i;
+    kern_record_t *rec;
+} pool_item_t;
+
+static int pool_call(void *arg, const kern_lock_t *lock) {
+    pool_item_t *it = arg;
+    exec_task(it->c, it->i, lock, it->rec);
+    return it->rec->status;
+}
+
+static int run_thread_pool(const exec_ctx_t *c, int workers, gil_t *gil, kern_report_t *rep,
+                           tdp_err_t *err) {
+    size_t n = c->job->ntasks, submitted = 0;
+    int rc = TDP_OK;
+    pool_item_t *items = NULL;
+    kern_future_t **fut = NULL;
+    kern_pool_t *pool = NULL;
+    KERN_CALLOC_GOTO(items, n, err, rc, done);
+    KERN_CALLOC_GOTO(fut, n, err, rc, done);
+    if ((rc = call_ready(c->job, err)) != TDP_OK)
+        goto done;
+    if ((rc = kern_pool_create(workers, gil, &pool, err)) != TDP_OK)
+        goto done;
+    rep->workers = workers;
+    for (size_t i = 0; i < n; i++) {
+        items[i] = (pool_item_t){.c = c, .i = i, .rec = &rep->tasks[i]};
+        if ((rc = kern_pool_submit(pool, pool_call, &items[i], &fut[i], err)) != TDP_OK)
+            goto done;
+        submitted++;
+    }
+    rep->submit_seconds = tdp_now() - c->t0;
+    for (size_t i = 0; i < n; i++)
+        kern_future_wait(fut[i]); /* a failed task's status is in its record */
+done:
+    kern_pool_shutdown(pool); /* waits for whatever was submitted */
+    for (size_t i = 0; i < submitted; i++)
+        kern_future_free(fut[i]);
+    free(fut);
+    free(items);
+    return rc;
+}
+
+/* ---- processes: fork per task ---- */
+
+static int run_processes(exec_ctx_t *c, kern_report_t *rep, tdp_err_t *err) {
+    size_t n = c->job->ntasks, started = 0;
+    int rc = TDP_OK;
+    pid_t *pids = NULL;
+    int *fds = NULL;
+    KERN_CALLOC_GOTO(pids, n, err, rc, done);
+    KERN_CALLOC_GOTO(fds, n, err, rc, done);
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = kern_proc_spawn(proc_exec, c, i, &pids[i], &fds[i], err)) != TDP_OK)
+            break;
+        started++;
+    }
+    if (started > 0) {
+        /* even after a failed fork: the children already started may be waiting for it */
+        tdp_err_t e;
+        if (call_ready(c->job, &e) != TDP_OK && rc == TDP_OK)
+            rc = tdp_fail(err, TDP_ERUNTIME, "%s", e.msg);
+    }
+done:
+    /* every child that was started is read and reaped, whatever failed */
+    for (size_t i = 0; i < started; i++) {
+        tdp_err_t e;
+        if (kern_proc_collect(pids[i], fds[i], &rep->tasks[i], &e) != TDP_OK && rc == TDP_OK)
+            rc = tdp_fail(err, TDP_ERUNTIME, "%s", e.msg);
+    }
+    rep->workers = (int)started;
+    free(pids);
+    free(fds);
+    return rc;
+}
+
+/* ---- process-pool ---- */
+
+static int run_process_pool(exec_ctx_t *c, int workers, kern_report_t *rep, tdp_err_t *err) {
+    kern_procpool_t *pool = NULL;
+    int rc = kern_procpool_create(workers, proc_exec, c, &pool, err);
+    if (rc != TDP_OK)
+        return rc;
+    rep->workers = workers;
+    rc = call_ready(c->job, err);
+    if (rc == TDP_OK)
+        rc = kern_procpool_map(pool, c->job->ntasks, rep->tasks, err);
+    tdp_err_t e;
+    if (kern_procpool_close(pool, &e) != TDP_OK && rc == TDP_OK)
+        rc = tdp_fail(err, TDP_ERUNTIME, "%s", e.msg);
+    return rc;
+}
+
+/* ---- mpi: round-robin over ranks, reduced to rank 0 ---- */
+
+static int run_mpi(exec_ctx_t *c, kern_report_t *rep, tdp_err_t *err) {
+    int rc = TDP_OK, rank = 0, world = 1;
+    size_t n = c->job->ntasks;
+    kern_record_t *local = NULL;
+    int64_t *ints = NULL, *ints_sum = NULL;
+    double *dbl = NULL, *dbl_sum = NULL;
+    KERN_MPI_GOTO(MPI_Comm_rank(MPI_COMM_WORLD, &rank), err, rc, done);
+    KERN_MPI_GOTO(MPI_Comm_size(MPI_COMM_WORLD, &world), err, rc, done);
+    rep->rank = rank;
+    rep->world = world;
+    rep->workers = world;
+    c->rank = rank;
+    KERN_CALLOC_GOTO(local, n, err, rc, done);
+    KERN_CALLOC_GOTO(ints, 4 * n, err, rc, done);
+    KERN_CALLOC_GOTO(ints_sum, 4 * n, err, rc, done);
+    KERN_CALLOC_GOTO(dbl, 2 * n, err, rc, done);
+    KERN_CALLOC_GOTO(dbl_sum, 2 * n, err, rc, done);
+
+    tdp_err_t mine;
+    mine.msg[0] = '\0';
+    int failed = call_ready(c->job, &mine) != TDP_OK;
+    KERN_MPI_GOTO(MPI_Barrier(MPI_COMM_WORLD), err, rc, done);
+    c->t0 = tdp_now();
+    for (size_t i = (size_t)rank; i < n && !failed; i += (size_t)world) {
+        exec_task(c, i, NULL, &local[i]);
+        if (local[i].status != TDP_OK) {
+            failed = 1;
+            snprintf(mine.msg, sizeof mine.msg, "%s", local[i].msg);
+        }
+    }
+    double elapsed = tdp_now() - c->t0, slowest = 0;
+
+    /* the ranks agree on failure: the lowest failing rank's message is the one reported */
+    int fail_rank = failed ? rank : world, first_fail = world;
+    KERN_MPI_GOTO(MPI_Allreduce(&fail_rank, &first_fail, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), err,
+                  rc, done);
+    if (first_fail < world) {
+        rep->local_failure = failed;
+        rc = failed ? tdp_fail(err, TDP_ERUNTIME, "rank %d: %s", rank, mine.msg)
+                    : tdp_fail(err, TDP_ERUNTIME, "a task failed on rank %d", first_fail);
+        goto done;
+    }
+
+    /* each task was run by exactly one rank and is zero elsewhere: a sum gathers it on rank 0 */
+    for (size_t i = (size_t)rank; i < n; i += (size_t)world) {
+        ints[4 * i + 0] = local[i].result;
+        ints[4 * i + 1] = local[i].pid;
+        ints[4 * i + 2] = (int64_t)local[i].tid;
+        ints[4 * i + 3] = local[i].rank;
+        dbl[2 * i + 0] = local[i].start;
+        dbl[2 * i + 1] = local[i].seconds;
+    }
+    KERN_MPI_GOTO(MPI_Reduce(ints, ints_sum, (int)(4 * n), MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD),
+                  err, rc, done);
+    KERN_MPI_GOTO(MPI_Reduce(dbl, dbl_sum, (int)(2 * n), MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD),
+                  err, rc, done);
+    KERN_MPI_GOTO(MPI_Reduce(&elapsed, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD), err,
+                  rc, done);
+    if (rank == 0) {
+        for (size_t i = 0; i < n; i++) {
+            kern_record_t *r = &rep->tasks[i];
+            memset(r, 0, sizeof *r);
+            r->index = i;
+            r->result = ints_sum[4 * i + 0];
+            r->pid = ints_sum[4 * i + 1];
+            r->tid = (uint64_t)ints_sum[4 * i + 2];
+            r->rank = (int32_t)ints_sum[4 * i + 3];
+            r->start = dbl_sum[2 * i + 0];
+            r->seconds = dbl_sum[2 * i + 1];
+        }
+        rep->seconds = slowest;
+    } else {
+        memcpy(rep->tasks, local, n * sizeof *local);
+        rep->seconds = elapsed;
+    }
+done:
+    free(local);
+    free(ints);
+    free(ints_sum);
+    free(dbl);
+    free(dbl_sum);
+    return rc;
+}
+
+int kern_run(const kern_run_opts_t *o, const kern_job_t *job, kern_report_t *rep, tdp_err_t *err) {
+    memset(rep->tasks, 0, job->ntasks * sizeof *rep->tasks);
+    rep->seconds = rep->submit_seconds = rep->gil_wait_seconds = 0;
+    rep->gil_forced_switches = 0;
+    rep->workers = 0;
+    rep->rank = 0;
+    rep->world = 1;
+    rep->local_failure = 1;
+
+    gil_t gil;
+    int use_gil = o->mode == KERN_GIL_THREADS || (o->mode == KERN_THREAD_POOL && o->gil_pool);
+    if (use_gil) {
+        int rc = gil_init(&gil, o->switch_interval, err);
+        if (rc != TDP_OK)
+            return rc;
+    }
+    exec_ctx_t c = {.job = job, .t0 = tdp_now(), .rank = 0};
+    int rc = TDP_OK;
+    switch (o->mode) {
+    case KERN_SERIAL:
+        rc = run_serial(&c, rep, err);
+        break;
+    case KERN_THREADS:
+        rc = run_threads(&c, NULL, rep, err);
+        break;
+    case KERN_GIL_THREADS:
+        rc = run_threads(&c, &gil, rep, err);
+        break;
+    case KERN_THREAD_POOL:
+        rc = run_thread_pool(&c, o->workers, use_gil ? &gil : NULL, rep, err);
+        break;
+    case KERN_PROCESSES:
+        rc = run_processes(&c, rep, err);
+        break;
+    case KERN_PROCESS_POOL:
+        rc = run_process_pool(&c, o->workers, rep, err);
+        break;
+    case KERN_MPI:
+        return run_mpi(&c, rep, err); /* its own clock and its own agreement on failure */
+    default:
+        rc = tdp_fail(err, TDP_EINPUT, "unknown mode %d", (int)o->mode);
+    }
+    rep->seconds = tdp_now() - c.t0;
+    if (use_gil) {
+        rep->gil_wait_seconds = gil_wait_seconds(&gil);
+        rep->gil_forced_switches = gil_forced_switches(&gil);
+        gil_destroy(&gil);
+    }
+    if (rc != TDP_OK)
+        return rc;
+    for (size_t i = 0; i < job->ntasks; i++)
+        if (rep->tasks[i].status != TDP_OK)
+            return tdp_fail(err, TDP_ERUNTIME, "%s", rep->tasks[i].msg);
+    return TDP_OK;
+}
