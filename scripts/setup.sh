@@ -27,6 +27,10 @@ fi
 
 build="${BUILD_DIR:-build}"
 if [[ ! -f "$build/CMakeCache.txt" ]]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    if [[ $build == build ]]; then
+        cmake --preset release >/dev/null # CMakePresets.json
+    else
+        cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    fi
 fi
 cmake --build "$build" -j "$(nproc)" >/dev/null

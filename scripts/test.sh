@@ -10,15 +10,11 @@ if [[ ${TDP_SANITIZERS:-1} != 0 ]]; then
     command -v valgrind >/dev/null || {
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
     }
-    for spec in tsan:-DTDP_SANITIZE=thread valgrind:-DTDP_NATIVE=OFF; do
-        dir=build-${spec%%:*}
-        cmake -S . -B "$dir" "${spec#*:}" -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-            >/dev/null
-        cmake --build "$dir" -j "$(nproc)" --target ddp_train kernels >/dev/null
+    # CMakePresets.json: tsan and valgrind build the two programs, asan everything
+    for preset in tsan valgrind asan; do
+        cmake --preset "$preset" >/dev/null
+        cmake --build --preset "$preset" -j "$(nproc)" >/dev/null
     done
-    cmake -S . -B build-asan -DTDP_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        >/dev/null
-    cmake --build build-asan -j "$(nproc)" >/dev/null
 fi
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j 2 "$@"
 if [[ ${TDP_SANITIZERS:-1} != 0 && $# == 0 ]]; then

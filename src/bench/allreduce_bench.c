@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argnum.h"
 #include "util.h"
+#include "version.h"
 
 static int check(int rc, const char *what) {
     if (rc != MPI_SUCCESS) {
@@ -33,16 +35,38 @@ int main(int argc, char **argv) {
     char sizes_arg[1024] = "4,64,256,940,1024,4096,7455";
     int iters = 200, warmup = 20;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--sizes-kb") == 0 && i + 1 < argc)
+        long long v = 0;
+        tdp_err_t err;
+        int bad = 0;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+            strcmp(argv[i], "--version") == 0) {
+            if (rank == 0 && argv[i][2] == 'v')
+                tdp_print_version(stdout, "allreduce_bench");
+            else if (rank == 0)
+                printf("Usage: mpirun -np P allreduce_bench [options]\n"
+                       "A plain MPI_Allreduce of float32 sums, validated, warmed up, then timed.\n"
+                       "  --sizes-kb K,K,...  message sizes in KB [%s]\n"
+                       "  --iters N           timed iterations per size [%d]\n"
+                       "  --warmup N          untimed iterations first [%d]\n"
+                       "  --version           the version and the commit\n",
+                       sizes_arg, iters, warmup);
+            MPI_Finalize();
+            return 0;
+        } else if (strcmp(argv[i], "--sizes-kb") == 0 && i + 1 < argc)
             snprintf(sizes_arg, sizeof sizes_arg, "%s", argv[++i]);
-        else if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc)
-            iters = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
-            warmup = atoi(argv[++i]);
-        else {
+        else if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) {
+            bad = argnum_int("--iters", argv[++i], 1, 1e8, &v, &err) != TDP_OK;
+            iters = (int)v;
+        } else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) {
+            bad = argnum_int("--warmup", argv[++i], 0, 1e8, &v, &err) != TDP_OK;
+            warmup = (int)v;
+        } else {
+            snprintf(err.msg, sizeof err.msg, "unexpected argument '%s' (see --help)", argv[i]);
+            bad = 1;
+        }
+        if (bad) {
             if (rank == 0)
-                fprintf(stderr,
-                        "usage: allreduce_bench [--sizes-kb K,K,...] [--iters N] [--warmup N]\n");
+                fprintf(stderr, "allreduce_bench: %s\n", err.msg);
             MPI_Finalize();
             return 2;
         }

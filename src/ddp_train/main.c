@@ -26,6 +26,7 @@
 #include "runconfig.h"
 #include "tmpfiles.h"
 #include "trace.h"
+#include "version.h"
 #include "train.h"
 
 #ifndef TDP_MODELS_DIR
@@ -165,11 +166,45 @@ static int stopped_in_setup(void) {
     return EXIT_STOPPED;
 }
 
+/* The default model, models/fashion-mlp.cfg: in the working directory, else where an install
+ * puts it (PREFIX/share/tinyddp/models beside PREFIX/bin), else next to the program, else in the
+ * source tree it was built from. The first that exists wins; none: the first, whose open fails
+ * with its name. */
+static void find_default_model(char *path, size_t len) {
+    char exe[4096], dir[4096], cand[3][4096 + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    int k = 0;
+    if (n > 0) {
+        exe[n] = '\0';
+        snprintf(dir, sizeof dir, "%s", dirname(exe));
+        snprintf(cand[k++], sizeof cand[0], "%s/../share/tinyddp/%s", dir, OPT_DEFAULT_MODEL);
+        snprintf(cand[k++], sizeof cand[0], "%s/%s", dir, OPT_DEFAULT_MODEL);
+    }
+    snprintf(cand[k++], sizeof cand[0], "%s/fashion-mlp.cfg", TDP_MODELS_DIR);
+    if (access(path, R_OK) == 0)
+        return;
+    for (int i = 0; i < k; i++) {
+        size_t l = strlen(cand[i]);
+        if (l < len && access(cand[i], R_OK) == 0) {
+            memcpy(path, cand[i], l + 1);
+            return;
+        }
+    }
+}
+
+/* --help or --version: what the user asked to see instead of a run. */
+static void print_info(const options_t *o) {
+    if (o->help)
+        options_usage(stdout, prog);
+    else
+        tdp_print_version(stdout, prog);
+}
+
 /* Everything a rank checks and loads before training. */
 static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     options_t *o = &s->o;
     int rc = options_parse(argc, argv, o, err);
-    if (rc != TDP_OK || o->help)
+    if (rc != TDP_OK || o->help || o->version)
         return rc;
     /* options_parse refused the options that do not apply to the mode */
     if (o->mode != MODE_DDP && launcher_world_size() > 1)
@@ -179,8 +214,8 @@ static int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
                         mode_name(o->mode), launcher_world_size());
 
     snprintf(s->model_path, sizeof s->model_path, "%s", o->model_path);
-    if (strcmp(o->model_path, "models/fashion-mlp.cfg") == 0 && access(s->model_path, R_OK) != 0)
-        snprintf(s->model_path, sizeof s->model_path, "%s/fashion-mlp.cfg", TDP_MODELS_DIR);
+    if (strcmp(o->model_path, OPT_DEFAULT_MODEL) == 0)
+        find_default_model(s->model_path, sizeof s->model_path);
     if ((rc = tdp_open_input("--model", s->model_path, NULL, err)) != TDP_OK ||
         (rc = cfg_load(s->model_path, &s->cfg, err)) != TDP_OK)
         return rc;
@@ -467,22 +502,26 @@ int main(int argc, char **argv) {
             MPI_Finalize();
             return worst == TDP_EINPUT ? 2 : 1;
         }
-        /* --help on some ranks only would leave the others waiting in the agreement below */
-        int help_lo = 0, help_hi = 0;
-        if (ddp_agree_range(&d, s.o.help, &help_lo, &help_hi) != TDP_OK || help_lo != help_hi) {
+        /* --help or --version on some ranks only would leave the others waiting in the
+         * agreement below */
+        const int info = s.o.help | s.o.version << 1, mine = s.o.help ? 1 : s.o.version ? 2 : 0;
+        int info_lo = 0, info_hi = 0;
+        if (ddp_agree_range(&d, info, &info_lo, &info_hi) != TDP_OK || info_lo != info_hi) {
+            const int which = mine ? mine : (info_hi & 1) ? 1 : 2;
             fprintf(stderr,
-                    "%s: ranks disagree on --help: rank %d has %s, another rank %s: start every "
+                    "%s: ranks disagree on %s: rank %d has %s, another rank %s: start every "
                     "rank with the same options\n",
-                    prog, rank, s.o.help ? "it" : "none", s.o.help ? "has none" : "has it");
+                    prog, which == 1 ? "--help" : "--version", rank, mine ? "it" : "none",
+                    mine ? "has none" : "has it");
             ddp_free(&d);
             dataset_free(&s.train);
             dataset_free(&s.test);
             MPI_Finalize();
             return 2;
         }
-        if (s.o.help) {
+        if (info) {
             if (rank == 0)
-                options_usage(stdout, prog);
+                print_info(&s.o);
             ddp_free(&d);
             MPI_Finalize();
             return 0;
@@ -501,8 +540,8 @@ int main(int argc, char **argv) {
         dataset_free(&s.train); /* set-up may fail after loading the data (the memory check) */
         dataset_free(&s.test);
         return rc == TDP_EINPUT ? 2 : 1;
-    } else if (s.o.help) {
-        options_usage(stdout, prog);
+    } else if (s.o.help || s.o.version) {
+        print_info(&s.o);
         return 0;
     } else if (stop_signal != 0) { /* a stop request during set-up: stop before training */
         dataset_free(&s.train);

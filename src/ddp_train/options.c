@@ -86,7 +86,9 @@ static const opt_spec_t SPECS[] = {
     {"synthetic-test", K_LONG, OFF(synthetic_test), 1, 10000000, "N",
      "test samples of the synthetic set", M_ALL},
     {"quiet", K_FLAG, OFF(quiet), 0, 0, NULL, "print only errors", M_ALL},
-    {"help", K_FLAG, OFF(help), 0, 0, NULL, "this text", M_ALL},
+    {"help", K_FLAG, OFF(help), 0, 0, NULL, "this text (also -h)", M_ALL},
+    {"version", K_FLAG, OFF(version), 0, 0, NULL, "the version, the commit and the BLAS library",
+     M_ALL},
 };
 #define NSPECS (sizeof SPECS / sizeof SPECS[0])
 
@@ -105,7 +107,7 @@ const char *mode_name(train_mode_t m) {
 static void set_defaults(options_t *o) {
     memset(o, 0, sizeof *o);
     o->mode = MODE_DDP;
-    snprintf(o->model_path, sizeof o->model_path, "%s", "models/fashion-mlp.cfg");
+    snprintf(o->model_path, sizeof o->model_path, "%s", OPT_DEFAULT_MODEL);
     snprintf(o->data, sizeof o->data, "%s", OPT_DEFAULT_DATA_DIR);
     o->data_is_default = 1;
     o->epochs = -1;
@@ -283,7 +285,7 @@ int options_parse(int argc, char **argv, options_t *o, tdp_err_t *err) {
     _Static_assert(NSPECS <= 64, "options_t.given has 64 bits");
     set_defaults(o);
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = strcmp(argv[i], "-h") == 0 ? "--help" : argv[i];
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0')
             return tdp_fail(err, TDP_EINPUT, "unexpected argument '%s' (see --help)", a);
         const char *name = a + 2;
@@ -315,5 +317,5 @@ int options_parse(int argc, char **argv, options_t *o, tdp_err_t *err) {
         if (rc != TDP_OK)
             return rc;
     }
-    return o->help ? TDP_OK : check_applicable(o, err);
+    return o->help || o->version ? TDP_OK : check_applicable(o, err);
 }

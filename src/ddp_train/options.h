@@ -25,6 +25,7 @@ typedef struct {
     int gil;
     int quiet;
     int help;
+    int version;
     char json_path[4096];
     char dump_weights_path[4096];
     char trace_path[4096];

@@ -1,6 +1,7 @@
 /* main.c: the command line of build/bin/kernels: the notebook's kernels (primes, the summing
  * loop, I/O-bound fetches, shared state) run serial, threaded, threaded under the emulated
- * interpreter lock, pooled, as processes and as MPI ranks. The pieces are in the other files of this folder. */
+ * interpreter lock, pooled, as processes and as MPI ranks. The pieces are in the other files of
+ * this folder. */
 #include <errno.h>
 #include <libgen.h>
 #include <math.h>
@@ -22,6 +23,7 @@
 #include "tasks.h"
 #include "report.h"
 #include "util.h"
+#include "version.h"
 
 static const char *prog = "kernels";
 
@@ -57,6 +59,7 @@ typedef struct {
     const char *urls[MAX_URLS];
     size_t nurls;
     int help;
+    int version;
     unsigned given; /* bit per option spec: given on the command line */
 } kopts_t;
 
@@ -102,7 +105,9 @@ static const spec_t SPECS[] = {
      "none"},
     {"sleep-ms", K_INT, SUB_SHARE, OFF(sleep_ms), 0, 10000, "MS",
      "share: thread 1 sleeps this long after each append", "100"},
-    {"help", K_FLAG, SUB_ALL, OFF(help), 0, 0, NULL, "this text", "off"},
+    {"help", K_FLAG, SUB_ALL, OFF(help), 0, 0, NULL, "this text (also -h)", "off"},
+    {"version", K_FLAG, SUB_ALL, OFF(version), 0, 0, NULL,
+     "the version, the commit and the BLAS library", "off"},
 };
 #define NSPECS (sizeof SPECS / sizeof SPECS[0])
 
@@ -267,6 +272,10 @@ static int parse_args(int argc, char **argv, kopts_t *o, tdp_err_t *err) {
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
         o->help = 1;
+        return TDP_OK;
+    }
+    if (strcmp(sub, "--version") == 0) {
+        o->version = 1;
         return TDP_OK;
     }
     for (size_t i = 0; i < NSUBS; i++)
@@ -768,6 +777,10 @@ int main(int argc, char **argv) {
     int rc = parse_args(argc, argv, &o, &err);
     if (rc == TDP_OK && o.help) {
         usage(stdout);
+        return 0;
+    }
+    if (rc == TDP_OK && o.version) {
+        tdp_print_version(stdout, prog);
         return 0;
     }
     if (rc == TDP_OK)
