@@ -1,0 +1,53 @@
+/* setup.h: what ddp_train's ranks check and load before training (setup.c), the stop requests
+ * it honours, and the statuses its main ends with. */
+#ifndef TDP_TRAIN_SETUP_H
+#define TDP_TRAIN_SETUP_H
+
+#include <signal.h>
+
+#include "cfg.h"
+#include "data.h"
+#include "model.h"
+#include "options.h"
+#include "util.h"
+
+/* The program's name, the start of every message. */
+extern const char *const prog;
+
+/* Exit status of a run stopped by SIGUSR1, SIGTERM or SIGINT after writing its checkpoint:
+ * EX_TEMPFAIL, "try again" (a job script requeues on it). */
+#define EXIT_STOPPED 75
+
+/* How a run ends besides the library's statuses (TDP_OK, TDP_ERUNTIME, TDP_EINPUT): RUN_DONE,
+ * what was asked is done without training (--help, --version); RUN_STOPPED, a stop request. */
+enum { RUN_DONE = 0x100, RUN_STOPPED };
+
+/* The stop request this process received (0: none); set by the handlers. */
+extern volatile sig_atomic_t stop_signal;
+
+int install_stop_handlers(tdp_err_t *err);
+/* The name of the stop request that stopped this process. */
+const char *stop_name(void);
+/* A stop request during set-up ends the run before training: nothing trained, nothing saved. */
+void stopped_in_setup(void);
+
+/* The number of processes mpirun started, from its environment (1 when not under mpirun). */
+int launcher_world_size(void);
+
+typedef struct {
+    options_t o;
+    char model_path[4096];
+    model_cfg_t cfg;
+    model_t model;
+    int epochs, batch;
+    double lr, mom, wd;
+    dataset_t train, test;
+    int synthetic;
+} setup_t;
+
+/* Everything a rank checks and loads before training. */
+int setup(int argc, char **argv, setup_t *s, tdp_err_t *err);
+/* --help or --version: what the user asked to see instead of a run. */
+void print_info(const options_t *o);
+
+#endif
