@@ -1,5 +1,5 @@
-/* test_layers.c: the MLP layers' math against naive double-precision loops, the optimizer against its
- * formula, and the RNG against known values. */
+/* test_layers.c: the MLP layers' math against naive double-precision loops, the optimizer against
+ * its formula, and the RNG against known values. */
 #include <math.h>
 #include <stdlib.h>
 
