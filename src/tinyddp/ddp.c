@@ -309,40 +309,40 @@ static void on_progress(void *ctx, size_t ready_from) {
     }
 }
 
-static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *correct,
-                     tdp_err_t *err) {
-    ddp_t *d = self;
-    const int accum = t->cfg.accum;
-    const float scale = 1.0f / ((float)t->cfg.batch * (float)t->cfg.world * (float)accum);
+/* The rank's gradient of its slice, hybrid: its threads share its one replica and combine in
+ * thread order. */
+static int grads_threads(ddp_t *d, trainer_t *t, size_t b, float scale, long *correct,
+                         tdp_err_t *err) {
+    dp_team_t *tm = &d->team;
     float *g = t->grads;
-    d->t = t;
-    d->local_loss = 0.0;
-    d->next = d->done = 0;
-    d->mpi_rc = MPI_SUCCESS;
-    if (d->threads > 1) {
-        /* hybrid: the rank's threads share its one replica and combine in thread order */
-        dp_team_t *tm = &d->team;
-        for (int i = 0; i < tm->n; i++)
-            tm->w[i].params = t->params;
-        for (int k = 0; k < accum; k++) {
-            int rc = team_run(tm, t, b, k, d->rank * tm->n, scale, k > 0, err);
-            if (rc != TDP_OK)
-                return rc;
-            for (int i = 0; i < tm->n; i++) {
-                d->local_loss += tm->w[i].loss;
-                *correct += tm->w[i].correct;
-            }
+    for (int i = 0; i < tm->n; i++)
+        tm->w[i].params = t->params;
+    for (int k = 0; k < t->cfg.accum; k++) {
+        int rc = team_run(tm, t, b, k, d->rank * tm->n, scale, k > 0, err);
+        if (rc != TDP_OK)
+            return rc;
+        for (int i = 0; i < tm->n; i++) {
+            d->local_loss += tm->w[i].loss;
+            *correct += tm->w[i].correct;
         }
-        double c0 = tdp_now();
-        memcpy(g, tm->w[0].grads, d->n * sizeof *g);
-        for (int i = 1; i < tm->n; i++) {
-            const float *src = tm->w[i].grads;
-            for (size_t j = 0; j < d->n; j++)
-                g[j] += src[j];
-        }
-        trace_add(t->trace, "combine threads", -1, 0, c0, tdp_now());
     }
-    for (int k = 0; d->threads == 1 && k < accum; k++) {
+    double c0 = tdp_now();
+    memcpy(g, tm->w[0].grads, d->n * sizeof *g);
+    for (int i = 1; i < tm->n; i++) {
+        const float *src = tm->w[i].grads;
+        for (size_t j = 0; j < d->n; j++)
+            g[j] += src[j];
+    }
+    trace_add(t->trace, "combine threads", -1, 0, c0, tdp_now());
+    return TDP_OK;
+}
+
+/* The rank's gradient of its slice, one thread; with overlap, the last micro-batch's backward
+ * starts each bucket's allreduce as soon as the bucket is ready (on_progress). */
+static int grads_one_thread(ddp_t *d, trainer_t *t, size_t b, float scale, long *correct,
+                            tdp_err_t *err) {
+    const int accum = t->cfg.accum;
+    for (int k = 0; k < accum; k++) {
         int n = trainer_load_shard(t, &t->ws, b, k, d->rank);
         net_grad_opts_t o = {.accumulate = k > 0, .trace = t->trace};
         if (d->overlap && k == accum - 1) {
@@ -350,68 +350,80 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
             o.ctx = d;
             o.chunk_floats = d->bucket_floats;
         }
-        net_grad(t->cfg.model, t->params, g, &t->ws, n, scale, &d->local_loss, correct, &o);
+        net_grad(t->cfg.model, t->params, t->grads, &t->ws, n, scale, &d->local_loss, correct, &o);
     }
     if (d->mpi_rc != MPI_SUCCESS)
         return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallreduce/MPI_Test", d->mpi_rc);
-    if (d->stall_rank == d->rank && t->steps + 1 == d->stall_step) {
-        /* test switch: this rank stops arriving (a hung rank) */
-        double until = tdp_now() + d->stall_seconds;
-        while (tdp_now() < until) {
-            struct timespec ts = {0, 10 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
+    return TDP_OK;
+}
+
+/* Test switch: this rank stops arriving at its stall step (a hung rank). */
+static void stall_if_asked(const ddp_t *d, const trainer_t *t) {
+    if (d->stall_rank != d->rank || t->steps + 1 != d->stall_step)
+        return;
+    double until = tdp_now() + d->stall_seconds;
+    while (tdp_now() < until) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
-    int prc = post_arrivals(d, err);
-    if (prc != TDP_OK)
-        return prc;
+}
+
+/* Overlapped: start the buckets backward has not started, wait for all of them. */
+static int combine_overlapped(ddp_t *d, trainer_t *t, tdp_err_t *err) {
+    on_progress(d, 0); /* nothing left to compute: start what is not started */
+    if (d->mpi_rc != MPI_SUCCESS)
+        return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallreduce", d->mpi_rc);
+    int rc = wait_all(d, d->nbuckets - d->done, d->req + d->done, "the gradient allreduce", err);
+    if (rc != TDP_OK)
+        return rc;
+    double w1 = tdp_now();
+    for (int i = d->done; i < d->nbuckets; i++)
+        trace_add(t->trace, "allreduce bucket", i, 1, d->b_start[i], w1);
+    return TDP_OK;
+}
+
+/* Deterministic: every rank sums the same values in the same (rank) order: bitwise identical on
+ * all ranks and across runs, whatever MPI's reduction algorithm. */
+static int combine_in_rank_order(ddp_t *d, trainer_t *t, tdp_err_t *err) {
     double w0 = tdp_now();
-    if (d->size == 1) {
-        g[d->n] = (float)d->local_loss; /* a world of one: nothing to combine */
-    } else if (d->overlap) {
-        on_progress(d, 0); /* nothing left to compute: start what is not started */
-        if (d->mpi_rc != MPI_SUCCESS)
-            return ddp_mpi_fail(err, __FILE__, __LINE__, d->rank, "MPI_Iallreduce", d->mpi_rc);
-        int rc =
-            wait_all(d, d->nbuckets - d->done, d->req + d->done, "the gradient allreduce", err);
-        if (rc != TDP_OK)
-            return rc;
-        double w1 = tdp_now();
-        for (int i = d->done; i < d->nbuckets; i++)
-            trace_add(t->trace, "allreduce bucket", i, 1, d->b_start[i], w1);
-    } else if (d->deterministic) {
-        /* every rank sums the same values in the same (rank) order: bitwise identical on all
-         * ranks and across runs, whatever MPI's reduction algorithm */
-        const size_t total = d->n + TRAIN_EXTRA;
-        g[d->n] = (float)d->local_loss;
-        MPI_Request r;
-        TDP_MPI(
-            MPI_Iallgather(g, (int)total, MPI_FLOAT, d->gather, (int)total, MPI_FLOAT, d->comm, &r),
+    float *g = t->grads;
+    const size_t total = d->n + TRAIN_EXTRA;
+    g[d->n] = (float)d->local_loss;
+    MPI_Request r;
+    TDP_MPI(MPI_Iallgather(g, (int)total, MPI_FLOAT, d->gather, (int)total, MPI_FLOAT, d->comm, &r),
             d->rank, err);
-        int rc = wait_all(d, 1, &r, "the gradient allgather", err);
-        if (rc != TDP_OK)
-            return rc;
-        memcpy(g, d->gather, total * sizeof *g);
-        for (int r = 1; r < d->size; r++) {
-            const float *src = d->gather + (size_t)r * total;
-            for (size_t i = 0; i < total; i++)
-                g[i] += src[i];
-        }
-        trace_add(t->trace, "allgather+sum", -1, 1, w0, tdp_now());
-    } else {
-        g[d->n] = (float)d->local_loss;
-        MPI_Request r;
-        TDP_MPI(MPI_Iallreduce(MPI_IN_PLACE, g, (int)(d->n + TRAIN_EXTRA), MPI_FLOAT, MPI_SUM,
-                               d->comm, &r),
-                d->rank, err);
-        int rc = wait_all(d, 1, &r, "the gradient allreduce", err);
-        if (rc != TDP_OK)
-            return rc;
-        trace_add(t->trace, "allreduce", -1, 1, w0, tdp_now());
+    int rc = wait_all(d, 1, &r, "the gradient allgather", err);
+    if (rc != TDP_OK)
+        return rc;
+    memcpy(g, d->gather, total * sizeof *g);
+    for (int q = 1; q < d->size; q++) {
+        const float *src = d->gather + (size_t)q * total;
+        for (size_t i = 0; i < total; i++)
+            g[i] += src[i];
     }
-    d->comm_seconds += tdp_now() - w0;
-    /* the gradient is read only when every bucket's allreduce is known complete: a request left
-     * behind would leak and leave its bucket's sum unguaranteed */
+    trace_add(t->trace, "allgather+sum", -1, 1, w0, tdp_now());
+    return TDP_OK;
+}
+
+/* Blocking: one allreduce of the whole arena after backward. */
+static int combine_blocking(ddp_t *d, trainer_t *t, tdp_err_t *err) {
+    double w0 = tdp_now();
+    float *g = t->grads;
+    g[d->n] = (float)d->local_loss;
+    MPI_Request r;
+    TDP_MPI(
+        MPI_Iallreduce(MPI_IN_PLACE, g, (int)(d->n + TRAIN_EXTRA), MPI_FLOAT, MPI_SUM, d->comm, &r),
+        d->rank, err);
+    int rc = wait_all(d, 1, &r, "the gradient allreduce", err);
+    if (rc != TDP_OK)
+        return rc;
+    trace_add(t->trace, "allreduce", -1, 1, w0, tdp_now());
+    return TDP_OK;
+}
+
+/* The gradient is read only when every bucket's allreduce is known complete: a request left
+ * behind would leak and leave its bucket's sum unguaranteed. */
+static int check_completed(const ddp_t *d, const trainer_t *t, tdp_err_t *err) {
     int pending = 0;
     for (int i = 0; i < d->nbuckets; i++)
         pending += d->req[i] != MPI_REQUEST_NULL;
@@ -419,7 +431,41 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
         return tdp_fail(err, TDP_ERUNTIME,
                         "internal error: %d allreduce requests not completed at step %ld", pending,
                         t->steps + 1);
-    *loss_sum = (double)g[d->n];
+    return TDP_OK;
+}
+
+/* One step's gradient: this rank's slice (threads or one thread), then the ranks' sum by one of
+ * the three strategies (a world of one has nothing to combine). */
+static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *correct,
+                     tdp_err_t *err) {
+    ddp_t *d = self;
+    const float scale = 1.0f / ((float)t->cfg.batch * (float)t->cfg.world * (float)t->cfg.accum);
+    d->t = t;
+    d->local_loss = 0.0;
+    d->next = d->done = 0;
+    d->mpi_rc = MPI_SUCCESS;
+    int rc = d->threads > 1 ? grads_threads(d, t, b, scale, correct, err)
+                            : grads_one_thread(d, t, b, scale, correct, err);
+    if (rc != TDP_OK)
+        return rc;
+    stall_if_asked(d, t);
+    if ((rc = post_arrivals(d, err)) != TDP_OK)
+        return rc;
+    double w0 = tdp_now();
+    if (d->size == 1)
+        t->grads[d->n] = (float)d->local_loss;
+    else if (d->overlap)
+        rc = combine_overlapped(d, t, err);
+    else if (d->deterministic)
+        rc = combine_in_rank_order(d, t, err);
+    else
+        rc = combine_blocking(d, t, err);
+    if (rc != TDP_OK)
+        return rc;
+    d->comm_seconds += tdp_now() - w0;
+    if ((rc = check_completed(d, t, err)) != TDP_OK)
+        return rc;
+    *loss_sum = (double)t->grads[d->n];
     return TDP_OK;
 }
 
