@@ -8,8 +8,7 @@
 
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
 
-/* v for a message: at most 40 bytes, non-printable bytes as '?', "..." when cut. */
-static const char *show(const char *v, char *buf, size_t n) {
+const char *argnum_show(const char *v, char *buf, size_t n) {
     size_t i = 0, j = 0;
     while (v[i] != '\0' && i < 40 && j + 1 < n) {
         unsigned char c = (unsigned char)v[i++];
@@ -72,12 +71,12 @@ int argnum_int(const char *label, const char *v, double lo, double hi, long long
     char sv[64];
     if (!is_decimal_integer(v, 1))
         return tdp_fail(err, TDP_EINPUT, "%s: '%s' is not an integer (decimal digits only)", label,
-                        show(v, sv, sizeof sv));
+                        argnum_show(v, sv, sizeof sv));
     errno = 0;
     long long x = strtoll(v, NULL, 10);
     if (errno == ERANGE || (double)x < lo || (double)x > hi)
         return tdp_fail(err, TDP_EINPUT, "%s: %s is out of range [%.0f, %.0f]", label,
-                        show(v, sv, sizeof sv), lo, hi);
+                        argnum_show(v, sv, sizeof sv), lo, hi);
     *out = x;
     return TDP_OK;
 }
@@ -88,12 +87,13 @@ int argnum_u64(const char *label, const char *v, uint64_t lo, uint64_t hi, uint6
     if (!is_decimal_integer(v, 0))
         return tdp_fail(err, TDP_EINPUT,
                         "%s: '%s' is not a non-negative integer (decimal digits only)", label,
-                        show(v, sv, sizeof sv));
+                        argnum_show(v, sv, sizeof sv));
     errno = 0;
     unsigned long long x = strtoull(v, NULL, 10);
     if (errno == ERANGE || x < lo || x > hi)
         return tdp_fail(err, TDP_EINPUT, "%s: %s is out of range [%llu, %llu]", label,
-                        show(v, sv, sizeof sv), (unsigned long long)lo, (unsigned long long)hi);
+                        argnum_show(v, sv, sizeof sv), (unsigned long long)lo,
+                        (unsigned long long)hi);
     *out = (uint64_t)x;
     return TDP_OK;
 }
@@ -104,17 +104,17 @@ int argnum_real(const char *label, const char *v, double lo, double hi, double *
     if (!is_decimal_real(v))
         return tdp_fail(err, TDP_EINPUT,
                         "%s: '%s' is not a finite number (decimal, like 0.05 or 5e-2)", label,
-                        show(v, sv, sizeof sv));
+                        argnum_show(v, sv, sizeof sv));
     errno = 0;
     double x = strtod(v, NULL);
     /* ERANGE: too large (x is +-HUGE_VAL), or not zero but below the smallest normal double */
     if (errno == ERANGE && fabs(x) < 1.0)
         return tdp_fail(err, TDP_EINPUT,
                         "%s: %s is too small: it underflows a double (range [%g, %g])", label,
-                        show(v, sv, sizeof sv), lo, hi);
+                        argnum_show(v, sv, sizeof sv), lo, hi);
     if (errno == ERANGE || !isfinite(x) || x < lo || x > hi)
         return tdp_fail(err, TDP_EINPUT, "%s: %s is out of range [%g, %g]", label,
-                        show(v, sv, sizeof sv), lo, hi);
+                        argnum_show(v, sv, sizeof sv), lo, hi);
     *out = x;
     return TDP_OK;
 }

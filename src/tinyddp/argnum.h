@@ -32,4 +32,8 @@ int argnum_u64(const char *label, const char *v, uint64_t lo, uint64_t hi, uint6
 int argnum_real(const char *label, const char *v, double lo, double hi, double *out,
                 tdp_err_t *err);
 
+/* v as it may stand in a one-line message: at most 40 bytes, non-printable bytes as '?', "..."
+ * when cut; written to buf (n bytes), which is returned. */
+const char *argnum_show(const char *v, char *buf, size_t n);
+
 #endif

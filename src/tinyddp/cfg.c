@@ -68,23 +68,6 @@ static int perr(const parser_t *p, size_t line, const char *fmt, ...) {
     return tdp_fail(p->err, TDP_EINPUT, "%s:%zu: %s", p->name, line, what);
 }
 
-/* Copy s into buf for a message: at most 40 bytes, non-printable bytes shown as '?', "..." when
- * cut. Keeps messages on one line whatever the input holds. */
-static const char *show(const char *s, char *buf, size_t n) {
-    size_t i = 0, j = 0;
-    const size_t max = 40;
-    while (s[i] != '\0' && i < max && j + 1 < n) {
-        unsigned char c = (unsigned char)s[i++];
-        buf[j++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    if (s[i] != '\0' && j + 4 < n) {
-        memcpy(buf + j, "...", 3);
-        j += 3;
-    }
-    buf[j] = '\0';
-    return buf;
-}
-
 /* Trim whitespace in place: returns the first non-space char, NUL-terminates after the last. */
 static char *trim(char *s) {
     while (*s != '\0' && isspace((unsigned char)*s))
@@ -173,7 +156,7 @@ static int net_key(parser_t *p, const char *key, const char *val) {
         return parse_double(p, key, val, 0, OPT_MAX_WEIGHT_DECAY, &m->weight_decay);
     }
     return perr(p, p->line, "unknown key '%s' in [net] (allowed: " NET_KEYS ")",
-                show(key, sv, sizeof sv));
+                argnum_show(key, sv, sizeof sv));
 }
 
 static int dense_key(parser_t *p, const char *key, const char *val) {
@@ -198,12 +181,12 @@ static int dense_key(parser_t *p, const char *key, const char *val) {
             l->act = ACT_NONE;
         else
             return perr(p, p->line, "activation = '%s': must be relu or none",
-                        show(val, sv, sizeof sv));
+                        argnum_show(val, sv, sizeof sv));
         p->act_line[li] = p->line;
         return TDP_OK;
     }
     return perr(p, p->line, "unknown key '%s' in [dense] (allowed: " DENSE_KEYS ")",
-                show(key, sv, sizeof sv));
+                argnum_show(key, sv, sizeof sv));
 }
 
 /* A line starting with '[' (comments stripped, trimmed). */
@@ -212,10 +195,10 @@ static int header(parser_t *p, char *s) {
     char *close = strchr(s, ']');
     if (close == NULL)
         return perr(p, p->line, "unterminated section header '%s' (missing ']')",
-                    show(s, sv, sizeof sv));
+                    argnum_show(s, sv, sizeof sv));
     if (close[1] != '\0')
         return perr(p, p->line, "trailing characters '%s' after section header",
-                    show(close + 1, sv, sizeof sv));
+                    argnum_show(close + 1, sv, sizeof sv));
     *close = '\0';
     const char *name = trim(s + 1);
     if (strcmp(name, "net") == 0) {
@@ -239,7 +222,7 @@ static int header(parser_t *p, char *s) {
         p->section = SEC_DENSE;
     } else {
         return perr(p, p->line, "unknown section '[%s]' (allowed: [net], [dense])",
-                    show(name, sv, sizeof sv));
+                    argnum_show(name, sv, sizeof sv));
     }
     p->seen = 0;
     return TDP_OK;
@@ -256,14 +239,15 @@ static int parse_line(parser_t *p, char *buf) {
         return header(p, s);
     char *eq = strchr(s, '=');
     if (eq == NULL)
-        return perr(p, p->line, "expected 'key = value' (no '=' in '%s')", show(s, sv, sizeof sv));
+        return perr(p, p->line, "expected 'key = value' (no '=' in '%s')",
+                    argnum_show(s, sv, sizeof sv));
     *eq = '\0';
     char *key = trim(s);
     char *val = trim(eq + 1);
     if (*key == '\0')
         return perr(p, p->line, "empty key before '='");
     if (*val == '\0')
-        return perr(p, p->line, "empty value for key '%s'", show(key, sv, sizeof sv));
+        return perr(p, p->line, "empty value for key '%s'", argnum_show(key, sv, sizeof sv));
     switch (p->section) {
     case SEC_NET:
         return net_key(p, key, val);
@@ -271,7 +255,7 @@ static int parse_line(parser_t *p, char *buf) {
         return dense_key(p, key, val);
     default:
         return perr(p, p->line, "key '%s' before any section (start with [net])",
-                    show(key, sv, sizeof sv));
+                    argnum_show(key, sv, sizeof sv));
     }
 }
 

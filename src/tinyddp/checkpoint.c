@@ -147,27 +147,45 @@ static int check_run(const ckpt_header_t *h, const char *record, const char *nam
     return TDP_OK;
 }
 
+/* A file of size bytes can hold a header (checked before the header is read). */
+static int check_size(uint64_t size, const char *name, tdp_err_t *err) {
+    if (size == 0)
+        return tdp_fail(err, TDP_EINPUT, "checkpoint %s: empty file", name);
+    if (size < sizeof(ckpt_header_t))
+        return tdp_fail(err, TDP_EINPUT,
+                        "checkpoint %s: truncated header (%llu bytes, a header is %zu)", name,
+                        (unsigned long long)size, sizeof(ckpt_header_t));
+    return TDP_OK;
+}
+
+/* The payload (weights, then momentum) into params and velocity if its CRC is right: nothing is
+ * loaded otherwise. */
+static int load_payload(const ckpt_header_t *h, const uint8_t *pay, const char *name, float *params,
+                        float *velocity, tdp_err_t *err) {
+    const size_t nb = (size_t)h->nparams * sizeof(float);
+    if (crc(pay, 2 * nb) != h->payload_crc)
+        return tdp_fail(err, TDP_EINPUT, "checkpoint %s: payload CRC mismatch (corrupted data)",
+                        name);
+    memcpy(params, pay, nb);
+    memcpy(velocity, pay + nb, nb);
+    return TDP_OK;
+}
+
 int ckpt_parse(const uint8_t *buf, size_t len, const char *name, const ckpt_expect_t *want,
                ckpt_header_t *out, float *params, float *velocity, tdp_err_t *err) {
     ckpt_header_t h;
-    if (len == 0)
-        return tdp_fail(err, TDP_EINPUT, "checkpoint %s: empty file", name);
-    if (len < sizeof h)
-        return tdp_fail(err, TDP_EINPUT,
-                        "checkpoint %s: truncated header (%zu bytes, a header is %zu)", name, len,
-                        sizeof h);
+    int rc = check_size(len, name, err);
+    if (rc != TDP_OK)
+        return rc;
     memcpy(&h, buf, sizeof h);
-    int rc = check_header(&h, len, name, want, err);
+    rc = check_header(&h, len, name, want, err);
     if (rc != TDP_OK)
         return rc;
     const uint8_t *rec = buf + sizeof h, *pay = rec + h.record_bytes;
     if ((rc = check_run(&h, (const char *)rec, name, want, err)) != TDP_OK)
         return rc;
-    if (crc(pay, (size_t)h.payload_bytes) != h.payload_crc)
-        return tdp_fail(err, TDP_EINPUT, "checkpoint %s: payload CRC mismatch (corrupted data)",
-                        name);
-    memcpy(params, pay, (size_t)h.nparams * sizeof(float));
-    memcpy(velocity, pay + h.nparams * sizeof(float), (size_t)h.nparams * sizeof(float));
+    if ((rc = load_payload(&h, pay, name, params, velocity, err)) != TDP_OK)
+        return rc;
     *out = h;
     return TDP_OK;
 }
@@ -191,13 +209,9 @@ static int read_exact(int fd, void *dst, size_t len, const char *path, tdp_err_t
 static int read_checked(int fd, uint64_t size, const char *path, const ckpt_expect_t *want,
                         ckpt_header_t *out, float *params, float *velocity, tdp_err_t *err) {
     ckpt_header_t h;
-    if (size == 0)
-        return tdp_fail(err, TDP_EINPUT, "checkpoint %s: empty file", path);
-    if (size < sizeof h)
-        return tdp_fail(err, TDP_EINPUT,
-                        "checkpoint %s: truncated header (%llu bytes, a header is %zu)", path,
-                        (unsigned long long)size, sizeof h);
-    int rc = read_exact(fd, &h, sizeof h, path, err);
+    int rc = check_size(size, path, err);
+    if (rc == TDP_OK)
+        rc = read_exact(fd, &h, sizeof h, path, err);
     if (rc == TDP_OK)
         rc = check_header(&h, size, path, want, err);
     if (rc != TDP_OK)
@@ -220,14 +234,10 @@ static int read_checked(int fd, uint64_t size, const char *path, const ckpt_expe
     if (pay == NULL)
         return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory (%zu bytes)", 2 * nb);
     rc = read_exact(fd, pay, 2 * nb, path, err);
-    if (rc == TDP_OK && crc(pay, 2 * nb) != h.payload_crc)
-        rc =
-            tdp_fail(err, TDP_EINPUT, "checkpoint %s: payload CRC mismatch (corrupted data)", path);
-    if (rc == TDP_OK) {
-        memcpy(params, pay, nb);
-        memcpy(velocity, pay + nb, nb);
+    if (rc == TDP_OK)
+        rc = load_payload(&h, pay, path, params, velocity, err);
+    if (rc == TDP_OK)
         *out = h;
-    }
     free(pay);
     return rc;
 }
