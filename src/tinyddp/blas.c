@@ -1,4 +1,6 @@
-/* blas.c: thin wrappers over OpenBLAS's cblas. */
+/* blas.c: thin wrappers over cblas. OpenBLAS is the default; with another CBLAS (built with
+ * -DBLA_VENDOR=...) the thread count is the library's own and the configuration says which
+ * library it is. */
 #include "blas.h"
 
 #include <cblas.h>
@@ -10,6 +12,7 @@ void blas_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a
                 k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+#ifdef TDP_OPENBLAS
 void blas_set_threads(int n) {
     openblas_set_num_threads(n);
 }
@@ -29,3 +32,16 @@ const char *blas_config(void) {
     }
     return buf;
 }
+#else
+void blas_set_threads(int n) {
+    (void)n; /* a generic CBLAS has no portable thread control: its own default applies */
+}
+
+int blas_get_threads(void) {
+    return 1;
+}
+
+const char *blas_config(void) {
+    return "CBLAS (not OpenBLAS; " TDP_BLAS_NAME ")";
+}
+#endif

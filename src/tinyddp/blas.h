@@ -7,10 +7,11 @@
 void blas_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                 const float *b, int ldb, float beta, float *c, int ldc);
 
-/* Threads OpenBLAS may use in this process (1 per rank or worker thread). */
+/* Threads OpenBLAS may use in this process (1 per rank or worker thread); with another CBLAS
+ * (-DBLA_VENDOR=...) a no-op, and blas_get_threads says 1. */
 void blas_set_threads(int n);
 int blas_get_threads(void);
-/* What OpenBLAS runs: its build's description and the core whose kernels it picked (read from
+/* What BLAS runs: OpenBLAS's build description and the core whose kernels it picked (read from
  * OpenBLAS, never from OPENBLAS_CORETYPE), for the configuration printout and the JSON. */
 const char *blas_config(void);
 
