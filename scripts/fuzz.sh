@@ -24,7 +24,7 @@ out=build-fuzz
 mkdir -p "$out"
 srcs=(src/tinyddp/util.c src/tinyddp/rng.c src/tinyddp/idx.c src/tinyddp/data.c src/tinyddp/cfg.c src/tinyddp/model.c
     src/tinyddp/checkpoint.c src/tinyddp/runconfig.c src/tinyddp/argnum.c
-    src/tinyddp/tmpfiles.c src/tinyddp/report.c)
+    src/tinyddp/tmpfiles.c src/tinyddp/outfile.c)
 cflags=(-std=c11 -O1 -g -D_POSIX_C_SOURCE=200809L -Isrc/tinyddp -fsanitize=fuzzer,address,undefined
     -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 for h in "${harnesses[@]}"; do

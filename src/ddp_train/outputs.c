@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "blas.h"
-#include "report.h"
+#include "outfile.h"
+#include "summary.h"
 
 static int dump_weights(const char *path, const float *w, size_t n, tdp_err_t *err) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -85,43 +86,18 @@ static int write_trace(const run_end_t *e, tdp_err_t *err) {
 
 /* The JSON summary, from the state of the trainer, the ranks and the DP workers. */
 static int write_summary(const run_end_t *e, tdp_err_t *err) {
-    const setup_t *s = e->s;
-    const trainer_t *t = e->t;
-    const ddp_t *d = e->d;
-    int global = s->batch * t->cfg.world * s->o.accum;
-    run_summary_t sum = {
-        .mode = mode_name(s->o.mode),
-        .world_size = d ? d->size : 1,
-        .workers = t->cfg.world,
-        .hosts = d ? d->hosts : 1,
-        .model = s->model_path,
-        .params = (long)s->model.nparams,
-        .epochs = t->epochs_done,
-        .steps = t->steps,
-        .batch = s->batch,
-        .global_batch = global,
-        .train_samples_per_s = t->samples_per_s,
-        .test_accuracy = t->test_accuracy,
-        .final_loss = t->final_loss,
+    summary_source_t src = {
+        .mode = mode_name(e->s->o.mode),
+        .model = e->s->model_path,
+        .t = e->t,
+        .d = e->d,
+        .dp = e->dp,
         .seconds = e->seconds,
-        .train_seconds = t->train_seconds,
         .broadcast_bytes = e->broadcast_bytes,
-        .allreduce_bytes_per_step =
-            d && d->size > 1 ? (double)(s->model.nparams + TRAIN_EXTRA) * sizeof(float) : 0.0,
-        .comm_seconds = d ? d->comm_seconds : 0.0,
-        .optimizer_seconds = t->optimizer_seconds,
-        .blas = blas_config(),
     };
-    dp_t *dp = e->dp;
-    if (dp != NULL) {
-        sum.replicated_bytes_total = dp->replicated_bytes;
-        sum.gil_wait_seconds = s->o.gil ? gil_wait_seconds(&dp->gil) : 0.0;
-        sum.replicate_seconds = dp->replicate_s;
-        sum.scatter_seconds = dp->scatter_s;
-        sum.compute_seconds = dp->compute_s;
-        sum.gather_seconds = dp->gather_s;
-    }
-    return report_write_json(s->o.json_path, &sum, err);
+    run_summary_t sum;
+    summary_build(&sum, &src);
+    return summary_write(e->s->o.json_path, &sum, err);
 }
 
 int outputs_write(const run_end_t *e, int rc, tdp_err_t *err) {
@@ -129,7 +105,7 @@ int outputs_write(const run_end_t *e, int rc, tdp_err_t *err) {
     trainer_t *t = e->t;
     const int rank = e->rank;
     /* the end of the run's outputs (trace, last checkpoint, weights, summary): all or none */
-    report_stage_begin();
+    out_stage_begin();
     if (rc == TDP_OK && e->trace != NULL)
         rc = write_trace(e, err);
     int stopped = rc == TDP_OK && t->stopped; /* no summary, no weights: not finished */
@@ -147,7 +123,7 @@ int outputs_write(const run_end_t *e, int rc, tdp_err_t *err) {
     if (rc == TDP_OK && rank == 0 && s->o.json_path[0])
         rc = write_summary(e, err);
     /* every output written: rename them all into place; on any failure remove them all */
-    int out = report_stage_end(stopped ? TDP_OK : rc, err);
+    int out = out_stage_end(stopped ? TDP_OK : rc, err);
     if (out != TDP_OK || !stopped) {
         rc = out;
         stopped = 0;

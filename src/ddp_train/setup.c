@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "memcheck.h"
-#include "report.h"
+#include "outfile.h"
 #include "tmpfiles.h"
 #include "version.h"
 
@@ -58,7 +58,7 @@ int launcher_world_size(void) {
  * with X. */
 static int check_files(const setup_t *s, tdp_err_t *err) {
     const options_t *o = &s->o;
-    report_file_t f[4 + 1 + 1 + 4] = {
+    run_file_t f[4 + 1 + 1 + 4] = {
         {"checkpoint", o->checkpoint_path, 1, "resume"},
         {"json", o->json_path, 1, NULL},
         {"dump-weights", o->dump_weights_path, 1, NULL},
@@ -74,10 +74,10 @@ static int check_files(const setup_t *s, tdp_err_t *err) {
                 rc = tdp_fail(err, TDP_EINPUT, "--data %s: path too long", o->data);
             if (rc == TDP_OK)
                 rc = tdp_open_input("--data", data[i], NULL, err);
-            f[n++] = (report_file_t){"data", data[i], 0, NULL};
+            f[n++] = (run_file_t){"data", data[i], 0, NULL};
         }
     }
-    return rc != TDP_OK ? rc : report_check_aliases(f, n, err);
+    return rc != TDP_OK ? rc : out_check_aliases(f, n, err);
 }
 
 /* tests: TDP_TEST_SETUP_WAIT=FILE [TDP_TEST_SETUP_WAIT_RANK=R]: at the end of set-up, write
@@ -180,16 +180,16 @@ int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     if (o->checkpoint_every > 0 && o->checkpoint_path[0] == '\0')
         return tdp_fail(err, TDP_EINPUT, "--checkpoint-every needs --checkpoint FILE");
     struct stat ck;
-    /* (report_check_output refuses the other kinds of non-regular files, as for every output) */
+    /* (out_check refuses the other kinds of non-regular files, as for every output) */
     if (o->checkpoint_path[0] && stat(o->checkpoint_path, &ck) == 0 && S_ISCHR(ck.st_mode))
         return tdp_fail(err, TDP_EINPUT,
                         "--checkpoint %s: not a regular file (%s): a checkpoint is a file to "
                         "resume from",
                         o->checkpoint_path, tdp_file_kind(ck.st_mode));
-    if ((rc = report_check_output("checkpoint", o->checkpoint_path, err)) != TDP_OK ||
-        (rc = report_check_output("json", o->json_path, err)) != TDP_OK ||
-        (rc = report_check_output("dump-weights", o->dump_weights_path, err)) != TDP_OK ||
-        (rc = report_check_output("trace", o->trace_path, err)) != TDP_OK ||
+    if ((rc = out_check("checkpoint", o->checkpoint_path, err)) != TDP_OK ||
+        (rc = out_check("json", o->json_path, err)) != TDP_OK ||
+        (rc = out_check("dump-weights", o->dump_weights_path, err)) != TDP_OK ||
+        (rc = out_check("trace", o->trace_path, err)) != TDP_OK ||
         (rc = check_files(s, err)) != TDP_OK)
         return rc;
 

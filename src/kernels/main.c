@@ -22,7 +22,6 @@
 #include "share.h"
 #include "sum.h"
 #include "tasks.h"
-#include "report.h"
 #include "util.h"
 #include "version.h"
 
@@ -55,36 +54,44 @@ static const char *workers_word(kern_mode_t m) {
     }
 }
 
-/* The members every kernel's JSON has. */
-static void json_common(kern_json_t *j, const char *kernel, const kopts_t *o,
-                        const kern_report_t *r, size_t ntasks, int64_t result) {
-    kern_json_begin(j);
-    kern_json_str(j, "kernel", kernel);
-    kern_json_str(j, "mode", kern_mode_name(o->mode));
-    kern_json_int(j, "workers", r->workers);
-    kern_json_int(j, "tasks", (int64_t)ntasks);
-    kern_json_int(j, "result", result);
-    kern_json_num(j, "seconds", r->seconds);
-    kern_json_num(j, "submit_seconds", r->submit_seconds);
-    kern_json_int(j, "gil", o->mode == KERN_GIL_THREADS || o->gil);
-    kern_json_num(j, "gil_wait_seconds", r->gil_wait_seconds);
-    kern_json_int(j, "gil_forced_switches", (int64_t)r->gil_forced_switches);
-    kern_json_array(j, "results");
-    for (size_t i = 0; i < ntasks; i++)
-        kern_json_elem_int(j, r->tasks[i].result);
-    kern_json_array_end(j);
-    kern_json_array(j, "task_seconds");
-    for (size_t i = 0; i < ntasks; i++)
-        kern_json_elem_num(j, r->tasks[i].seconds);
-    kern_json_array_end(j);
-    kern_json_array(j, "task_starts");
-    for (size_t i = 0; i < ntasks; i++)
-        kern_json_elem_num(j, r->tasks[i].start);
-    kern_json_array_end(j);
-    kern_json_array(j, "task_pids");
-    for (size_t i = 0; i < ntasks; i++)
-        kern_json_elem_int(j, r->tasks[i].pid);
-    kern_json_array_end(j);
+/* One member per figure of the tasks: an array of it, task by task. */
+static void add_task_figures(json_t *j, const kern_report_t *r, size_t ntasks) {
+    static const char *const keys[] = {"results", "task_seconds", "task_starts", "task_pids"};
+    for (int k = 0; k < 4; k++) {
+        json_array(j, keys[k], JSON_INLINE);
+        for (size_t i = 0; i < ntasks; i++) {
+            const kern_record_t *t = &r->tasks[i];
+            if (k == 0 || k == 3)
+                json_int(j, NULL, k == 0 ? t->result : t->pid);
+            else
+                json_real(j, NULL, k == 1 ? t->seconds : t->start, 9);
+        }
+        json_end(j);
+    }
+}
+
+/* The members every kernel's JSON has (the object is left open for the kernel's own). */
+static void add_common(json_t *j, const char *kernel, const kopts_t *o, const kern_report_t *r,
+                       size_t ntasks, int64_t result) {
+    json_init(j);
+    json_object(j, NULL, JSON_LINES);
+    json_string(j, "kernel", kernel);
+    json_string(j, "mode", kern_mode_name(o->mode));
+    json_int(j, "workers", r->workers);
+    json_int(j, "tasks", (int64_t)ntasks);
+    json_int(j, "result", result);
+    json_real(j, "seconds", r->seconds, 9);
+    json_real(j, "submit_seconds", r->submit_seconds, 9);
+    json_int(j, "gil", o->mode == KERN_GIL_THREADS || o->gil);
+    json_real(j, "gil_wait_seconds", r->gil_wait_seconds, 9);
+    json_int(j, "gil_forced_switches", (int64_t)r->gil_forced_switches);
+    add_task_figures(j, r, ntasks);
+}
+
+/* Close the object and write it to path. */
+static int write_json(json_t *j, const char *path, tdp_err_t *err) {
+    json_end(j);
+    return json_write(j, path, err);
 }
 
 static int run_job(const ctx_t *c, const kern_job_t *job, kern_report_t *rep, tdp_err_t *err) {
@@ -128,10 +135,10 @@ static int cmd_primes(const ctx_t *c, tdp_err_t *err) {
         printf("found primes: %lld, time: %.3f s [%s, %d %s]\n", (long long)total, rep.seconds,
                kern_mode_name(o->mode), rep.workers, workers_word(o->mode));
         if (o->json[0]) {
-            kern_json_t j;
-            json_common(&j, "primes", o, &rep, chunks, total);
-            kern_json_int(&j, "limit", (int64_t)o->limit);
-            rc = kern_json_write(&j, o->json, err);
+            json_t j;
+            add_common(&j, "primes", o, &rep, chunks, total);
+            json_int(&j, "limit", (int64_t)o->limit);
+            rc = write_json(&j, o->json, err);
         }
     }
     free(recs);
@@ -159,10 +166,10 @@ static int cmd_sum(const ctx_t *c, tdp_err_t *err) {
         printf(" [%d %s, count(%llu) each]\n", rep.workers, workers_word(o->mode),
                (unsigned long long)o->n);
         if (o->json[0]) {
-            kern_json_t j;
-            json_common(&j, "sum", o, &rep, ntasks, recs[0].result);
-            kern_json_int(&j, "n", (int64_t)o->n);
-            rc = kern_json_write(&j, o->json, err);
+            json_t j;
+            add_common(&j, "sum", o, &rep, ntasks, recs[0].result);
+            json_int(&j, "n", (int64_t)o->n);
+            rc = write_json(&j, o->json, err);
         }
     }
     free(recs);
@@ -250,14 +257,14 @@ static int cmd_io(const ctx_t *c, tdp_err_t *err) {
             printf("server: %lu requests answered, at most %d in flight; closed\n", st.served,
                    st.max_in_flight);
         if (o->json[0]) {
-            kern_json_t j;
-            json_common(&j, "io", o, &rep, ntasks, ok);
-            kern_json_int(&j, "requests", (int64_t)ntasks);
-            kern_json_int(&j, "latency_ms", o->nurls ? 0 : o->latency_ms);
-            kern_json_int(&j, "server_port", srv != NULL ? ij.port : 0);
-            kern_json_int(&j, "server_served", (int64_t)st.served);
-            kern_json_int(&j, "server_max_in_flight", st.max_in_flight);
-            rc = kern_json_write(&j, o->json, err);
+            json_t j;
+            add_common(&j, "io", o, &rep, ntasks, ok);
+            json_int(&j, "requests", (int64_t)ntasks);
+            json_int(&j, "latency_ms", o->nurls ? 0 : o->latency_ms);
+            json_int(&j, "server_port", srv != NULL ? ij.port : 0);
+            json_int(&j, "server_served", (int64_t)st.served);
+            json_int(&j, "server_max_in_flight", st.max_in_flight);
+            rc = write_json(&j, o->json, err);
         }
     }
 done:
@@ -276,32 +283,34 @@ static void print_globals(void) {
     }
 }
 
-static void json_globals(kern_json_t *j, const char *key) {
-    kern_json_array(j, key);
+static void add_globals(json_t *j, const char *key) {
+    json_array(j, key, JSON_INLINE);
     for (size_t i = 0; i < KERN_SHARE_NGLOBALS; i++) {
         int64_t v;
         if (kern_share_global(i, &v))
-            kern_json_elem_int(j, v);
+            json_int(j, NULL, v);
         else
-            kern_json_elem_null(j);
+            json_null(j, NULL);
     }
-    kern_json_array_end(j);
+    json_end(j);
 }
 
-static void json_results(kern_json_t *j, const char *key, const kern_record_t *r) {
-    kern_json_array(j, key);
+static void add_results(json_t *j, const char *key, const kern_record_t *r) {
+    json_array(j, key, JSON_INLINE);
     for (size_t i = 0; i < KERN_SHARE_NGLOBALS; i++)
-        kern_json_elem_int(j, r[i].result);
-    kern_json_array_end(j);
+        json_int(j, NULL, r[i].result);
+    json_end(j);
 }
 
 static int cmd_share(const ctx_t *c, tdp_err_t *err) {
     kopts_t *o = c->o;
     int rc = TDP_OK;
-    kern_json_t j;
+    json_t j;
     int json = o->json[0] && c->rank == 0;
-    if (json)
-        kern_json_begin(&j);
+    if (json) {
+        json_init(&j);
+        json_object(&j, NULL, JSON_LINES);
+    }
     double t0 = tdp_now();
 
     /* the list shared by two threads (rank 0 only under mpi) */
@@ -315,12 +324,12 @@ static int cmd_share(const ctx_t *c, tdp_err_t *err) {
             printf("%s'%s'", i ? ", " : "", list.items[i]);
         printf("]\n");
         if (json) {
-            kern_json_str(&j, "kernel", "share");
-            kern_json_str(&j, "mode", o->mode == KERN_MPI ? "mpi" : "processes");
-            kern_json_array(&j, "shared_list");
+            json_string(&j, "kernel", "share");
+            json_string(&j, "mode", o->mode == KERN_MPI ? "mpi" : "processes");
+            json_array(&j, "shared_list", JSON_INLINE);
             for (size_t i = 0; i < list.n; i++)
-                kern_json_elem_str(&j, list.items[i]);
-            kern_json_array_end(&j);
+                json_string(&j, NULL, list.items[i]);
+            json_end(&j);
         }
     }
 
@@ -345,8 +354,8 @@ static int cmd_share(const ctx_t *c, tdp_err_t *err) {
             print_globals();
             printf(" (a rank sets only the globals of the tasks it ran)\n");
             if (json) {
-                json_results(&j, "mpi_results", recs);
-                json_globals(&j, "mpi_rank0_globals");
+                add_results(&j, "mpi_results", recs);
+                add_globals(&j, "mpi_rank0_globals");
             }
         }
     } else {
@@ -378,23 +387,23 @@ static int cmd_share(const ctx_t *c, tdp_err_t *err) {
             if (json) {
                 char key[64];
                 snprintf(key, sizeof key, "%s_globals", runs[k].key);
-                json_globals(&j, key);
+                add_globals(&j, key);
                 snprintf(key, sizeof key, "%s_results", runs[k].key);
-                json_results(&j, key, recs);
+                add_results(&j, key, recs);
             }
         }
     }
     if (json) {
-        kern_json_int(&j, "workers", 2);
-        kern_json_int(&j, "n", (int64_t)o->n);
-        kern_json_int(&j, "result", result);
-        kern_json_num(&j, "seconds", tdp_now() - t0);
-        rc = kern_json_write(&j, o->json, err);
+        json_int(&j, "workers", 2);
+        json_int(&j, "n", (int64_t)o->n);
+        json_int(&j, "result", result);
+        json_real(&j, "seconds", tdp_now() - t0, 9);
+        rc = write_json(&j, o->json, err);
         json = 0;
     }
 done:
     if (json)
-        kern_json_free(&j);
+        json_free(&j);
     return rc;
 }
 

@@ -7,7 +7,7 @@
 
 #include "argnum.h"
 #include "primes.h"
-#include "report.h"
+#include "outfile.h"
 #include "sum.h"
 
 static const char *prog = "kernels";
@@ -294,7 +294,7 @@ int kopts_resolve(kopts_t *o, tdp_err_t *err) {
                             "share: --mode %s: share runs its own threads, processes and pool; "
                             "only --mode mpi changes it",
                             mode);
-        return report_check_output("json", o->json, err);
+        return out_check("json", o->json, err);
     }
     if (o->gil && o->mode != KERN_THREAD_POOL)
         return tdp_fail(err, TDP_EINPUT,
@@ -341,5 +341,5 @@ int kopts_resolve(kopts_t *o, tdp_err_t *err) {
     } else if (o->mode != KERN_MPI && !kopts_given(o, "workers")) {
         o->workers = online_cores();
     }
-    return report_check_output("json", o->json, err);
+    return out_check("json", o->json, err);
 }

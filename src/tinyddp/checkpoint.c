@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "report.h"
+#include "outfile.h"
 #include "runconfig.h"
 
 _Static_assert(sizeof(ckpt_header_t) == 152, "checkpoint header layout changed");

@@ -1,0 +1,76 @@
+/* summary.c: ddp_train's JSON summary (summary.h). */
+#include "summary.h"
+
+#include "blas.h"
+#include "json.h"
+
+void summary_build(run_summary_t *s, const summary_source_t *src) {
+    const trainer_t *t = src->t;
+    const ddp_t *d = src->d;
+    dp_t *dp = src->dp;
+    *s = (run_summary_t){
+        .mode = src->mode,
+        .world_size = d ? d->size : 1,
+        .workers = t->cfg.world,
+        .hosts = d ? d->hosts : 1,
+        .model = src->model,
+        .params = (long)t->cfg.model->nparams,
+        .epochs = t->epochs_done,
+        .steps = t->steps,
+        .batch = t->cfg.batch,
+        .global_batch = t->cfg.batch * t->cfg.world * t->cfg.accum,
+        .train_samples_per_s = t->samples_per_s,
+        .test_accuracy = t->test_accuracy,
+        .final_loss = t->final_loss,
+        .seconds = src->seconds,
+        .train_seconds = t->train_seconds,
+        .broadcast_bytes = src->broadcast_bytes,
+        .allreduce_bytes_per_step =
+            d && d->size > 1 ? (double)(t->cfg.model->nparams + TRAIN_EXTRA) * sizeof(float) : 0.0,
+        .comm_seconds = d ? d->comm_seconds : 0.0,
+        .optimizer_seconds = t->optimizer_seconds,
+        .blas = blas_config(),
+    };
+    if (dp != NULL) {
+        s->replicated_bytes_total = dp->replicated_bytes;
+        s->gil_wait_seconds = dp->use_gil ? gil_wait_seconds(&dp->gil) : 0.0;
+        s->replicate_seconds = dp->replicate_s;
+        s->scatter_seconds = dp->scatter_s;
+        s->compute_seconds = dp->compute_s;
+        s->gather_seconds = dp->gather_s;
+    }
+}
+
+int summary_write(const char *path, const run_summary_t *s, tdp_err_t *err) {
+    json_t j;
+    json_init(&j);
+    json_object(&j, NULL, JSON_LINES);
+    json_string(&j, "mode", s->mode);
+    json_int(&j, "world_size", s->world_size);
+    json_int(&j, "workers", s->workers);
+    json_int(&j, "hosts", s->hosts);
+    json_string(&j, "model", s->model);
+    json_int(&j, "params", s->params);
+    json_int(&j, "epochs", s->epochs);
+    json_int(&j, "steps", s->steps);
+    json_int(&j, "batch", s->batch);
+    json_int(&j, "global_batch", s->global_batch);
+    json_fixed(&j, "train_samples_per_s", s->train_samples_per_s, 3);
+    json_fixed(&j, "test_accuracy", s->test_accuracy, 6);
+    json_real(&j, "final_loss", s->final_loss, 8);
+    json_fixed(&j, "seconds", s->seconds, 6);
+    json_fixed(&j, "train_seconds", s->train_seconds, 9);
+    json_fixed(&j, "replicated_bytes_total", s->replicated_bytes_total, 0);
+    json_fixed(&j, "broadcast_bytes", s->broadcast_bytes, 0);
+    json_fixed(&j, "allreduce_bytes_per_step", s->allreduce_bytes_per_step, 0);
+    json_fixed(&j, "comm_seconds", s->comm_seconds, 6);
+    json_fixed(&j, "gil_wait_seconds", s->gil_wait_seconds, 6);
+    json_fixed(&j, "replicate_seconds", s->replicate_seconds, 6);
+    json_fixed(&j, "scatter_seconds", s->scatter_seconds, 6);
+    json_fixed(&j, "compute_seconds", s->compute_seconds, 6);
+    json_fixed(&j, "gather_seconds", s->gather_seconds, 6);
+    json_fixed(&j, "optimizer_seconds", s->optimizer_seconds, 6);
+    json_string(&j, "blas", s->blas ? s->blas : "");
+    json_end(&j);
+    return json_write(&j, path, err);
+}
