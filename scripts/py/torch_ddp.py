@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """PyTorch DistributedDataParallel (gloo backend) on this machine, for the DDP benchmark: the
 same MLP as ddp_train, batch 64 per process, one thread per process, the same data path as
-torch_mlp.py (uint8 pixels, per-batch gather and standardisation); each process takes its
-slice of every global batch. Prints the global samples/s of the training loop alone.
+torch_mlp.py (uint8 pixels, per-batch gather and standardisation; both from torch_ref.py); each
+process takes its slice of every global batch. Prints the global samples/s of the training loop
+alone.
 
     torch_ddp.py --np 2 --model models/fashion-mlp.cfg --batch 64 --steps 1000
 """
-import argparse
 import os
 import sys
 import tempfile
@@ -16,8 +16,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_mlp import load_train, mlp_setup  # noqa: E402
+from torch_ref import bench_parser, load_train, mlp_setup, sgd_step, standardise
 
 
 def worker(rank, a, init_file, out):
@@ -41,11 +40,7 @@ def worker(rank, a, init_file, out):
         if b == 0:
             order = torch.randperm(n, generator=gen)
         idx = order[b * g + rank * a.batch:b * g + (rank + 1) * a.batch]
-        x = (x_all[idx].float() / 255 - mean) / std
-        opt.zero_grad(set_to_none=True)
-        loss = lossf(net(x), y_all[idx])
-        loss.backward()
-        opt.step()
+        loss = sgd_step(net, opt, lossf, standardise(x_all[idx], mean, std), y_all[idx])
     dist.barrier()
     el = time.perf_counter() - t0
     if rank == 0:
@@ -54,14 +49,7 @@ def worker(rank, a, init_file, out):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--np", type=int, default=2)
-    ap.add_argument("--model", default="models/fashion-mlp.cfg")
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--warmup", type=int, default=50)
-    ap.add_argument("--lr", type=float, default=0.02)
-    a = ap.parse_args()
+    a = bench_parser(steps=1000, warmup=50, ranks=2).parse_args()
     ctx = mp.get_context("spawn")
     out = ctx.SimpleQueue()
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,7 +7,6 @@ splitmix64 shuffle, reimplemented here, so the test also pins the shuffle down) 
 SGD hyperparameters and cosine learning-rate schedule, and the weights must agree within 1e-4 relative. K crosses an epoch
 boundary, so the second epoch's order is checked too. Prints "N passed, N failed".
 """
-import gzip
 import math
 import os
 import subprocess
@@ -17,12 +16,12 @@ import tempfile
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.environ.get("TDP_SOURCE_DIR", "."), "scripts", "py"))
-from torch_mlp import cfg_sizes as read_cfg_shape, read_idx  # noqa: E402
+# The one path line: the PyTorch reference shared with the benchmarks is scripts/py/torch_ref.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "py"))
+from torch_ref import DATA, cfg_sizes, mlp, read_idx, sgd, sgd_step  # noqa: E402
 
 SRC = os.environ.get("TDP_SOURCE_DIR", ".")
 BIN = os.environ.get("TDP_BIN", "build/bin")
-DATA = "/usr/share/datasets/fashion-mnist"
 M64 = (1 << 64) - 1
 
 passed = failed = 0
@@ -84,7 +83,7 @@ def main():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model_path = os.path.join(SRC, "models", "fashion-mlp.cfg")
-    sizes = read_cfg_shape(model_path)
+    sizes = cfg_sizes(model_path)
     check(sizes == [784, 256, 128, 10], f"shape {sizes}")
     batch, steps, lr, mom, wd, seed = 2048, int(os.environ.get("K", 35)), 0.02, 0.9, 5e-4, 1234
     x_all = read_idx(os.path.join(DATA, "train-images-idx3-ubyte")).reshape(-1, 784)
@@ -105,17 +104,14 @@ def main():
         init = load_weights(w0, sizes)
         final_c = load_weights(wk, sizes)
 
-    layers = []
-    for li, (w, b) in enumerate(init):
-        lin = torch.nn.Linear(w.shape[1], w.shape[0])
-        with torch.no_grad():
+    # the MLP of the benchmarks, started from the C trainer's initial weights
+    net = mlp(sizes)
+    lins = [m for m in net if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for lin, (w, b) in zip(lins, init):
             lin.weight.copy_(torch.from_numpy(w.copy()))
             lin.bias.copy_(torch.from_numpy(b.copy()))
-        layers.append(lin)
-        if li < len(init) - 1:
-            layers.append(torch.nn.ReLU())
-    net = torch.nn.Sequential(*layers)
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=mom, weight_decay=wd)
+    opt = sgd(net, lr, momentum=mom, weight_decay=wd)
     lossf = torch.nn.CrossEntropyLoss()
     # the C trainer's standardisation (data.h: dataset_standardize), same double operations
     s1 = int(x_all.sum(dtype=np.uint64))
@@ -136,12 +132,8 @@ def main():
         lr_s = float(np.float32(float(np.float32(lr)) * 0.5 * (1.0 + math.cos(math.pi * s / steps))))
         for g in opt.param_groups:
             g["lr"] = lr_s
-        opt.zero_grad()
-        loss = lossf(net(x), y)
-        loss.backward()
-        opt.step()
+        loss = sgd_step(net, opt, lossf, x, y)
 
-    lins = [m for m in net if isinstance(m, torch.nn.Linear)]
     for li, (lin, (wc, bc), (w0_, _)) in enumerate(zip(lins, final_c, init)):
         for name, t, c in (("W", lin.weight, wc), ("b", lin.bias, bc)):
             t = t.detach().numpy()
