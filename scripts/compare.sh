@@ -196,6 +196,9 @@ echo "compare.sh: ${#plan[@]} configurations x $repeats repeats = $total runs on
     "(models ${MODELS[*]}, workers ${WORKERS[*]})" >&2
 
 : >"$TMP/runs.tsv"
+# the machine's load before and after the runs (1, 5 and 15-minute averages), in the results: a
+# loaded machine depresses and spreads the multi-worker figures
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 n=0
 for ((r = 1; r <= repeats; r++)); do # repeats outermost: drift of the machine hits every mode alike
     for cfg in "${plan[@]}"; do
@@ -295,7 +298,10 @@ cmdline="scripts/compare.sh"
 for a in "${ORIG_ARGS[@]}"; do cmdline+=" $a"; done
 steps_list=""
 for m in "${MODELS[@]}"; do steps_list+="$m=${STEPS[$m]} "; done
-M_DATE=$(date -u +%Y-%m-%dT%H:%MZ) M_COMMAND=$cmdline M_QUICK=$quick M_KERNELS=$kernels \
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+COMMIT=$(git -C "$ROOT" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+M_LOAD_BEFORE=$LOAD_BEFORE M_LOAD_AFTER=$LOAD_AFTER M_COMMIT=$COMMIT \
+    M_DATE=$(date -u +%Y-%m-%dT%H:%MZ) M_COMMAND=$cmdline M_QUICK=$quick M_KERNELS=$kernels \
     M_PLOTS=$plots M_CORES=$cores M_CPU=${cpu:-unknown CPU} M_UNAME=$(uname -sr) \
     M_BLAS=$(sed -n 's/.*"blas": "\(.*\)".*/\1/p' "$(cut -f7 "$TMP/runs.tsv" | head -n 1)") \
     M_DATA=$data_desc \
@@ -321,6 +327,9 @@ meta = {
     "batch_per_worker": int(e["M_BATCH"]),
     "hybrid_threads": int(e["M_HTHREADS"]),
     "link_rate": e["M_RATE"],
+    "commit": e["M_COMMIT"],
+    "load_before": [float(x) for x in e["M_LOAD_BEFORE"].split()],
+    "load_after": [float(x) for x in e["M_LOAD_AFTER"].split()],
 }
 with open(sys.argv[1], "w") as f:
     json.dump(meta, f, indent=2)

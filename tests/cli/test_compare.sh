@@ -82,6 +82,11 @@ for r in rows:
     if r["variant"] == "ddp" and abs(r["ratio_to_ddp"] - 1) > 1e-12:
         errors.append(f"{w}: DDP's ratio to itself")
 # what OpenBLAS ran, read from the library (never from a variable one machine happens to set)
+# the machine's load before and after the runs, and the commit, are in the results and the text
+for k in ("load_before", "load_after"):
+    v = doc["meta"].get(k)
+    if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, float) and x >= 0 for x in v)):
+        errors.append(f"meta.{k} is not three load averages: {v!r}")
 if " core " not in doc["meta"].get("blas", ""):
     errors.append(f"meta.blas does not name the core OpenBLAS runs: {doc['meta'].get('blas')!r}")
 cl = doc["cluster"]
@@ -116,6 +121,8 @@ md = subprocess.run(["/usr/bin/python3", os.environ["REPORT"], "render", sys.arg
                     capture_output=True, text=True).stdout
 if not doc.get("paragraph") or doc["paragraph"] not in md:
     errors.append("the stored paragraph is not the one rendered from the numbers")
+if not doc["meta"].get("commit") or "load average" not in md or "; commit " not in md:
+    errors.append("the Markdown does not give the load average and the commit")
 for claim in ("Replication:", "Machines:", "Speed:", "Interpreter lock:"):
     if claim not in doc.get("paragraph", ""):
         errors.append(f"paragraph: no verdict on '{claim}'")

@@ -34,6 +34,10 @@ def machine_line(meta):
     s = f"{meta['cores']} cores, {meta.get('cpu', 'unknown CPU')}"
     if meta.get("blas"):
         s += f", {meta['blas']}"
+    if meta.get("load_before") and meta.get("load_after"):
+        s += f"; load average {meta['load_before'][0]:.2f} before, {meta['load_after'][0]:.2f} after"
+    if meta.get("commit"):
+        s += f"; commit {meta['commit']}"
     return s
 
 
