@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "argnum.h"
+#include "cmdline.h"
 #include "util.h"
 #include "version.h"
 
@@ -26,57 +26,86 @@ static int check(int rc, const char *what) {
     return rc;
 }
 
+typedef struct {
+    char sizes_kb[1024];
+    int iters, warmup;
+    int help, version;
+} opts_t;
+
+#define OFF(f) offsetof(opts_t, f)
+static const cmdline_opt_t SPECS[] = {
+    {.name = "sizes-kb",
+     .kind = CMDLINE_STRING,
+     .size = sizeof(((opts_t *)0)->sizes_kb),
+     .off = OFF(sizes_kb),
+     .arg = "K,K,...",
+     .help = "message sizes in KB"},
+    {.name = "iters",
+     .kind = CMDLINE_INT,
+     .off = OFF(iters),
+     .lo = 1,
+     .hi = 1e8,
+     .arg = "N",
+     .help = "timed iterations per size"},
+    {.name = "warmup",
+     .kind = CMDLINE_INT,
+     .off = OFF(warmup),
+     .lo = 0,
+     .hi = 1e8,
+     .arg = "N",
+     .help = "untimed iterations first"},
+    {.name = "help", .kind = CMDLINE_FLAG, .off = OFF(help), .help = "this text (also -h)"},
+    {.name = "version",
+     .kind = CMDLINE_FLAG,
+     .off = OFF(version),
+     .help = "the version, the commit and the BLAS library"},
+};
+static const cmdline_t TABLE = {SPECS, sizeof SPECS / sizeof SPECS[0]};
+
+static void set_defaults(opts_t *o) {
+    *o = (opts_t){.sizes_kb = "4,64,256,940,1024,4096,7455", .iters = 200, .warmup = 20};
+}
+
+static void usage(void) {
+    opts_t d;
+    set_defaults(&d);
+    printf("Usage: mpirun -np P allreduce_bench [options]\n"
+           "A plain MPI_Allreduce of float32 sums, validated, warmed up, then timed.\n\n"
+           "Options (default in brackets):\n");
+    cmdline_print_options(stdout, &TABLE, &d, &(cmdline_layout_t){.width = 18});
+    cmdline_print_exit_status(stdout);
+}
+
+/* The options, or the status to end with (--help and --version: RUN_DONE, printed by rank 0). */
+static int parse(int argc, char **argv, int rank, opts_t *o) {
+    uint64_t given = 0;
+    tdp_err_t err;
+    set_defaults(o);
+    if (cmdline_parse(&TABLE, argc, argv, 1, NULL, o, &given, &err) != TDP_OK) {
+        if (rank == 0)
+            fprintf(stderr, "allreduce_bench: %s\n", err.msg);
+        return TDP_EINPUT;
+    }
+    if (rank == 0 && o->help)
+        usage();
+    else if (rank == 0 && o->version)
+        tdp_print_version(stdout, "allreduce_bench");
+    return o->help || o->version ? RUN_DONE : TDP_OK;
+}
+
 int main(int argc, char **argv) {
     check(MPI_Init(&argc, &argv), "MPI_Init");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     int rank, size;
     check(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank");
     check(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
-    char sizes_arg[1024] = "4,64,256,940,1024,4096,7455";
-    int iters = 200, warmup = 20;
-    for (int i = 1; i < argc; i++) {
-        long long v = 0;
-        tdp_err_t err;
-        int bad = 0;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
-            strcmp(argv[i], "--version") == 0) {
-            if (rank == 0 && argv[i][2] == 'v')
-                tdp_print_version(stdout, "allreduce_bench");
-            else if (rank == 0)
-                printf("Usage: mpirun -np P allreduce_bench [options]\n"
-                       "A plain MPI_Allreduce of float32 sums, validated, warmed up, then timed.\n"
-                       "  --sizes-kb K,K,...  message sizes in KB [%s]\n"
-                       "  --iters N           timed iterations per size [%d]\n"
-                       "  --warmup N          untimed iterations first [%d]\n"
-                       "  --version           the version and the commit\n",
-                       sizes_arg, iters, warmup);
-            MPI_Finalize();
-            return 0;
-        } else if (strcmp(argv[i], "--sizes-kb") == 0 && i + 1 < argc)
-            snprintf(sizes_arg, sizeof sizes_arg, "%s", argv[++i]);
-        else if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) {
-            bad = argnum_int("--iters", argv[++i], 1, 1e8, &v, &err) != TDP_OK;
-            iters = (int)v;
-        } else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) {
-            bad = argnum_int("--warmup", argv[++i], 0, 1e8, &v, &err) != TDP_OK;
-            warmup = (int)v;
-        } else {
-            snprintf(err.msg, sizeof err.msg, "unexpected argument '%s' (see --help)", argv[i]);
-            bad = 1;
-        }
-        if (bad) {
-            if (rank == 0)
-                fprintf(stderr, "allreduce_bench: %s\n", err.msg);
-            MPI_Finalize();
-            return 2;
-        }
-    }
-    if (iters < 1 || warmup < 0) {
-        if (rank == 0)
-            fprintf(stderr, "allreduce_bench: --iters must be >= 1 and --warmup >= 0\n");
+    opts_t o;
+    int st = parse(argc, argv, rank, &o);
+    if (st != TDP_OK) {
         MPI_Finalize();
-        return 2;
+        return cmdline_exit_code(st);
     }
+    const int iters = o.iters, warmup = o.warmup;
     if (rank == 0) {
         printf("# MPI_Allreduce float32 sum, %d ranks, %d iterations after %d warm-up\n", size,
                iters, warmup);
@@ -84,7 +113,7 @@ int main(int argc, char **argv) {
                "busbw(GB/s)", "check");
     }
     int failures = 0;
-    char *tok = strtok(sizes_arg, ",");
+    char *tok = strtok(o.sizes_kb, ",");
     while (tok != NULL) {
         long kb = atol(tok);
         tok = strtok(NULL, ",");

@@ -8,8 +8,10 @@
 
 #include "blas.h"
 #include "cfg.h"
+#include "cmdline.h"
 #include "model.h"
 #include "util.h"
+#include "version.h"
 
 #ifndef TDP_MODELS_DIR
 #define TDP_MODELS_DIR "models"
@@ -23,36 +25,84 @@ static float *buf(size_t n) {
     return p;
 }
 
+typedef struct {
+    char model[4096];
+    int batch;
+    double seconds;
+    int help, version;
+} opts_t;
+
+#define OFF(f) offsetof(opts_t, f)
+static const cmdline_opt_t SPECS[] = {
+    {.name = "model",
+     .kind = CMDLINE_STRING,
+     .size = sizeof(((opts_t *)0)->model),
+     .off = OFF(model),
+     .arg = "FILE",
+     .help = "model description (.cfg)"},
+    {.name = "batch",
+     .kind = CMDLINE_INT,
+     .off = OFF(batch),
+     .lo = 1,
+     .hi = 65536,
+     .arg = "B",
+     .help = "samples per step"},
+    {.name = "seconds",
+     .kind = CMDLINE_REAL,
+     .off = OFF(seconds),
+     .lo = 0.001,
+     .hi = 3600,
+     .arg = "S",
+     .help = "time measured, after a fifth of it as warm-up"},
+    {.name = "help", .kind = CMDLINE_FLAG, .off = OFF(help), .help = "this text (also -h)"},
+    {.name = "version",
+     .kind = CMDLINE_FLAG,
+     .off = OFF(version),
+     .help = "the version, the commit and the BLAS library"},
+};
+static const cmdline_t TABLE = {SPECS, sizeof SPECS / sizeof SPECS[0]};
+
+static void set_defaults(opts_t *o) {
+    *o = (opts_t){.model = TDP_MODELS_DIR "/fashion-mlp.cfg", .batch = 64, .seconds = 2.0};
+}
+
+static void usage(void) {
+    opts_t d;
+    set_defaults(&d);
+    printf("Usage: gemm_bench [options]\n"
+           "Times only the sgemm calls of one training step; prints samples/s.\n\n"
+           "Options (default in brackets):\n");
+    cmdline_print_options(stdout, &TABLE, &d, &(cmdline_layout_t){.width = 16});
+    cmdline_print_exit_status(stdout);
+}
+
 int main(int argc, char **argv) {
-    const char *model_path = TDP_MODELS_DIR "/fashion-mlp.cfg";
-    int batch = 64;
-    double seconds = 2.0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
-            model_path = argv[++i];
-        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
-            batch = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
-            seconds = atof(argv[++i]);
-        else if (strcmp(argv[i], "--help") == 0) {
-            printf("Usage: gemm_bench [--model FILE] [--batch B (64)] [--seconds S (2)]\n"
-                   "Times only the sgemm calls of one training step; prints samples/s.\n");
-            return 0;
-        } else {
-            fprintf(stderr, "gemm_bench: bad argument '%s' (see --help)\n", argv[i]);
-            return 2;
-        }
-    }
-    if (batch < 1 || batch > 65536 || !(seconds > 0 && seconds < 3600)) {
-        fprintf(stderr, "gemm_bench: --batch must be 1..65536 and --seconds in (0, 3600)\n");
-        return 2;
-    }
+    opts_t o;
+    uint64_t given = 0;
     tdp_err_t err;
+    set_defaults(&o);
+    if (cmdline_parse(&TABLE, argc, argv, 1, NULL, &o, &given, &err) != TDP_OK) {
+        fprintf(stderr, "gemm_bench: %s\n", err.msg);
+        return cmdline_exit_code(TDP_EINPUT);
+    }
+    if (o.help || o.version) {
+        if (o.help)
+            usage();
+        else
+            tdp_print_version(stdout, "gemm_bench");
+        return cmdline_exit_code(RUN_DONE);
+    }
+    const char *model_path = o.model;
+    const int batch = o.batch;
+    const double seconds = o.seconds;
     model_cfg_t cfg;
     model_t m;
-    if (cfg_load(model_path, &cfg, &err) != TDP_OK || model_build(&cfg, &m, &err) != TDP_OK) {
+    int rc = cfg_load(model_path, &cfg, &err);
+    if (rc == TDP_OK)
+        rc = model_build(&cfg, &m, &err);
+    if (rc != TDP_OK) {
         fprintf(stderr, "gemm_bench: %s\n", err.msg);
-        return 2;
+        return cmdline_exit_code(rc);
     }
     if (getenv("OPENBLAS_NUM_THREADS") == NULL)
         blas_set_threads(1);

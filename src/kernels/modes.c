@@ -24,24 +24,11 @@
         }                                                                                          \
     } while (0)
 
-static const char *const NAMES[KERN_NMODES] = {
-    "serial", "threads", "gil-threads", "thread-pool", "processes", "process-pool", "mpi"};
+const char *const kern_mode_names[KERN_NMODES + 1] = {
+    "serial", "threads", "gil-threads", "thread-pool", "processes", "process-pool", "mpi", NULL};
 
 const char *kern_mode_name(kern_mode_t m) {
-    return (unsigned)m < KERN_NMODES ? NAMES[m] : "?";
-}
-
-int kern_mode_parse(const char *s, kern_mode_t *m) {
-    for (int i = 0; i < KERN_NMODES; i++)
-        if (strcmp(s, NAMES[i]) == 0) {
-            *m = (kern_mode_t)i;
-            return 0;
-        }
-    return -1;
-}
-
-const char *kern_mode_list(void) {
-    return "serial, threads, gil-threads, thread-pool, processes, process-pool, mpi";
+    return (unsigned)m < KERN_NMODES ? kern_mode_names[m] : "?";
 }
 
 int kern_mode_one_per_task(kern_mode_t m) {
