@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argnum.h"
 #include "cmdline.h"
 #include "util.h"
-#include "version.h"
 
 static int check(int rc, const char *what) {
     if (rc != MPI_SUCCESS) {
@@ -26,72 +26,52 @@ static int check(int rc, const char *what) {
     return rc;
 }
 
+#define MAX_SIZES 64
+
 typedef struct {
-    char sizes_kb[1024];
+    long sizes_kb[MAX_SIZES];
+    int nsizes;
     int iters, warmup;
     int help, version;
 } opts_t;
 
-#define OFF(f) offsetof(opts_t, f)
-static const cmdline_opt_t SPECS[] = {
-    {.name = "sizes-kb",
-     .kind = CMDLINE_STRING,
-     .size = sizeof(((opts_t *)0)->sizes_kb),
-     .off = OFF(sizes_kb),
-     .arg = "K,K,...",
-     .help = "message sizes in KB"},
-    {.name = "iters",
-     .kind = CMDLINE_INT,
-     .off = OFF(iters),
-     .lo = 1,
-     .hi = 1e8,
-     .arg = "N",
-     .help = "timed iterations per size"},
-    {.name = "warmup",
-     .kind = CMDLINE_INT,
-     .off = OFF(warmup),
-     .lo = 0,
-     .hi = 1e8,
-     .arg = "N",
-     .help = "untimed iterations first"},
-    {.name = "help", .kind = CMDLINE_FLAG, .off = OFF(help), .help = "this text (also -h)"},
-    {.name = "version",
-     .kind = CMDLINE_FLAG,
-     .off = OFF(version),
-     .help = "the version, the commit and the BLAS library"},
-};
-static const cmdline_t TABLE = {SPECS, sizeof SPECS / sizeof SPECS[0]};
-
-static void set_defaults(opts_t *o) {
-    *o = (opts_t){.sizes_kb = "4,64,256,940,1024,4096,7455", .iters = 200, .warmup = 20};
-}
-
-static void usage(void) {
-    opts_t d;
-    set_defaults(&d);
-    printf("Usage: mpirun -np P allreduce_bench [options]\n"
-           "A plain MPI_Allreduce of float32 sums, validated, warmed up, then timed.\n\n"
-           "Options (default in brackets):\n");
-    cmdline_print_options(stdout, &TABLE, &d, &(cmdline_layout_t){.width = 18});
-    cmdline_print_exit_status(stdout);
-}
-
-/* The options, or the status to end with (--help and --version: RUN_DONE, printed by rank 0). */
-static int parse(int argc, char **argv, int rank, opts_t *o) {
-    uint64_t given = 0;
-    tdp_err_t err;
-    set_defaults(o);
-    if (cmdline_parse(&TABLE, argc, argv, 1, NULL, o, &given, &err) != TDP_OK) {
-        if (rank == 0)
-            fprintf(stderr, "allreduce_bench: %s\n", err.msg);
-        return TDP_EINPUT;
+/* --sizes-kb K,K,...: each K a number of KB by argnum.h's rule */
+static int set_sizes(void *opts, const char *v, tdp_err_t *err) {
+    opts_t *o = opts;
+    o->nsizes = 0;
+    for (const char *p = v;; p++) {
+        char k[64];
+        long long x = 0;
+        size_t len = strcspn(p, ",");
+        if (len >= sizeof k || o->nsizes == MAX_SIZES)
+            return tdp_fail(err, TDP_EINPUT, "--sizes-kb: %s",
+                            len >= sizeof k ? "a size too long" : "too many sizes");
+        snprintf(k, sizeof k, "%.*s", (int)len, p);
+        if (argnum_int("--sizes-kb", k, 1, 1048576, &x, err) != TDP_OK)
+            return TDP_EINPUT;
+        o->sizes_kb[o->nsizes++] = (long)x;
+        p += len;
+        if (*p == '\0')
+            return TDP_OK;
     }
-    if (rank == 0 && o->help)
-        usage();
-    else if (rank == 0 && o->version)
-        tdp_print_version(stdout, "allreduce_bench");
-    return o->help || o->version ? RUN_DONE : TDP_OK;
 }
+
+static const cmdline_opt_t SPECS[] = {
+    CMDLINE_OPT("sizes-kb", CMDLINE_CUSTOM, 0, 0, 0, "K,K,...", "message sizes in KB",
+                .set = set_sizes, .def = "4,64,256,940,1024,4096,7455"),
+    CMDLINE_OPT("iters", CMDLINE_INT, offsetof(opts_t, iters), 1, 1e8, "N",
+                "timed iterations per size"),
+    CMDLINE_OPT("warmup", CMDLINE_INT, offsetof(opts_t, warmup), 0, 1e8, "N",
+                "untimed iterations first"),
+    CMDLINE_INFO(opts_t),
+};
+static const opts_t DEFAULTS = {
+    .sizes_kb = {4, 64, 256, 940, 1024, 4096, 7455}, .nsizes = 7, .iters = 200, .warmup = 20};
+static const cmdline_prog_t PROG = {
+    "allreduce_bench",
+    "Usage: mpirun -np P allreduce_bench [options]\n"
+    "A plain MPI_Allreduce of float32 sums, validated, warmed up, then timed.\n",
+    CMDLINE_TABLE(SPECS), &DEFAULTS};
 
 int main(int argc, char **argv) {
     check(MPI_Init(&argc, &argv), "MPI_Init");
@@ -99,8 +79,8 @@ int main(int argc, char **argv) {
     int rank, size;
     check(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank");
     check(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
-    opts_t o;
-    int st = parse(argc, argv, rank, &o);
+    opts_t o = DEFAULTS;
+    int st = cmdline_program(&PROG, argc, argv, &o, rank == 0); /* --help: rank 0 prints it */
     if (st != TDP_OK) {
         MPI_Finalize();
         return cmdline_exit_code(st);
@@ -113,13 +93,8 @@ int main(int argc, char **argv) {
                "busbw(GB/s)", "check");
     }
     int failures = 0;
-    char *tok = strtok(o.sizes_kb, ",");
-    while (tok != NULL) {
-        long kb = atol(tok);
-        tok = strtok(NULL, ",");
-        if (kb <= 0)
-            continue;
-        size_t count = (size_t)kb * 1024 / sizeof(float);
+    for (int k = 0; k < o.nsizes; k++) {
+        size_t count = (size_t)o.sizes_kb[k] * 1024 / sizeof(float);
         float *buf = malloc(count * sizeof *buf);
         if (buf == NULL) {
             fprintf(stderr, "allreduce_bench: out of memory\n");

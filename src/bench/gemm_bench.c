@@ -11,7 +11,6 @@
 #include "cmdline.h"
 #include "model.h"
 #include "util.h"
-#include "version.h"
 
 #ifndef TDP_MODELS_DIR
 #define TDP_MODELS_DIR "models"
@@ -34,67 +33,30 @@ typedef struct {
 
 #define OFF(f) offsetof(opts_t, f)
 static const cmdline_opt_t SPECS[] = {
-    {.name = "model",
-     .kind = CMDLINE_STRING,
-     .size = sizeof(((opts_t *)0)->model),
-     .off = OFF(model),
-     .arg = "FILE",
-     .help = "model description (.cfg)"},
-    {.name = "batch",
-     .kind = CMDLINE_INT,
-     .off = OFF(batch),
-     .lo = 1,
-     .hi = 65536,
-     .arg = "B",
-     .help = "samples per step"},
-    {.name = "seconds",
-     .kind = CMDLINE_REAL,
-     .off = OFF(seconds),
-     .lo = 0.001,
-     .hi = 3600,
-     .arg = "S",
-     .help = "time measured, after a fifth of it as warm-up"},
-    {.name = "help", .kind = CMDLINE_FLAG, .off = OFF(help), .help = "this text (also -h)"},
-    {.name = "version",
-     .kind = CMDLINE_FLAG,
-     .off = OFF(version),
-     .help = "the version, the commit and the BLAS library"},
+    CMDLINE_OPT("model", CMDLINE_STRING, OFF(model), 0, 0, "FILE", "model description (.cfg)",
+                .size = sizeof(((opts_t *)0)->model)),
+    CMDLINE_OPT("batch", CMDLINE_INT, OFF(batch), 1, 65536, "B", "samples per step"),
+    CMDLINE_OPT("seconds", CMDLINE_REAL, OFF(seconds), 0.001, 3600, "S",
+                "time measured, after a fifth of it as warm-up"),
+    CMDLINE_INFO(opts_t),
 };
-static const cmdline_t TABLE = {SPECS, sizeof SPECS / sizeof SPECS[0]};
-
-static void set_defaults(opts_t *o) {
-    *o = (opts_t){.model = TDP_MODELS_DIR "/fashion-mlp.cfg", .batch = 64, .seconds = 2.0};
-}
-
-static void usage(void) {
-    opts_t d;
-    set_defaults(&d);
-    printf("Usage: gemm_bench [options]\n"
-           "Times only the sgemm calls of one training step; prints samples/s.\n\n"
-           "Options (default in brackets):\n");
-    cmdline_print_options(stdout, &TABLE, &d, &(cmdline_layout_t){.width = 16});
-    cmdline_print_exit_status(stdout);
-}
+static const opts_t DEFAULTS = {
+    .model = TDP_MODELS_DIR "/fashion-mlp.cfg", .batch = 64, .seconds = 2.0};
+static const cmdline_prog_t PROG = {
+    "gemm_bench",
+    "Usage: gemm_bench [options]\n"
+    "Times only the sgemm calls of one training step; prints samples/s.\n",
+    CMDLINE_TABLE(SPECS), &DEFAULTS};
 
 int main(int argc, char **argv) {
-    opts_t o;
-    uint64_t given = 0;
-    tdp_err_t err;
-    set_defaults(&o);
-    if (cmdline_parse(&TABLE, argc, argv, 1, NULL, &o, &given, &err) != TDP_OK) {
-        fprintf(stderr, "gemm_bench: %s\n", err.msg);
-        return cmdline_exit_code(TDP_EINPUT);
-    }
-    if (o.help || o.version) {
-        if (o.help)
-            usage();
-        else
-            tdp_print_version(stdout, "gemm_bench");
-        return cmdline_exit_code(RUN_DONE);
-    }
+    opts_t o = DEFAULTS;
+    int st = cmdline_program(&PROG, argc, argv, &o, 1);
+    if (st != TDP_OK)
+        return cmdline_exit_code(st);
     const char *model_path = o.model;
     const int batch = o.batch;
     const double seconds = o.seconds;
+    tdp_err_t err;
     model_cfg_t cfg;
     model_t m;
     int rc = cfg_load(model_path, &cfg, &err);

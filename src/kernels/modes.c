@@ -89,6 +89,7 @@ typedef struct {
     size_t i;
     kern_record_t *rec;
     gil_t *gil;
+    pthread_t th;
 } thread_arg_t;
 
 static void *thread_main(void *arg) {
@@ -103,22 +104,19 @@ static void *thread_main(void *arg) {
 static int run_threads(const exec_ctx_t *c, gil_t *gil, kern_report_t *rep, tdp_err_t *err) {
     size_t n = c->job->ntasks, started = 0;
     int rc = TDP_OK;
-    pthread_t *th = NULL;
-    thread_arg_t *args = NULL;
-    KERN_CALLOC_GOTO(th, n, err, rc, done);
+    thread_arg_t *args = NULL; /* one per task, its thread included */
     KERN_CALLOC_GOTO(args, n, err, rc, done);
     if ((rc = call_ready(c->job, err)) != TDP_OK)
         goto done;
     for (size_t i = 0; i < n; i++) {
         args[i] = (thread_arg_t){.c = c, .i = i, .rec = &rep->tasks[i], .gil = gil};
-        KERN_PT_GOTO(pthread_create(&th[i], NULL, thread_main, &args[i]), err, rc, done);
+        KERN_PT_GOTO(pthread_create(&args[i].th, NULL, thread_main, &args[i]), err, rc, done);
         started++;
     }
 done:
     for (size_t i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
+        pthread_join(args[i].th, NULL);
     rep->workers = (int)started;
-    free(th);
     free(args);
     return rc;
 }

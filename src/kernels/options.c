@@ -28,107 +28,46 @@ static int add_url(void *opts, const char *v, tdp_err_t *err);
 #define OFF(f) offsetof(kopts_t, f)
 
 static const cmdline_opt_t SPECS[] = {
-    {.name = "mode",
-     .kind = CMDLINE_CHOICE,
-     .off = OFF(mode),
-     .choices = kern_mode_names,
-     .arg = "MODE",
-     .help = "serial, threads, gil-threads, thread-pool, processes, process-pool or mpi",
-     .def = "serial; share: fork demonstrations, or mpi"},
-    {.name = "workers",
-     .kind = CMDLINE_INT,
-     .off = OFF(workers),
-     .lo = 1,
-     .hi = MAX_WORKERS,
-     .arg = "P",
-     .help = "pool size of thread-pool and process-pool; for primes also the number of chunks; "
-             "under mpi, the number of ranks",
-     .def = "serial 1; threads, gil-threads, processes: one per task; pools and primes: the "
-            "cores",
-     .scope = SUB_PRIMES | SUB_SUM | SUB_IO},
-    {.name = "gil",
-     .kind = CMDLINE_FLAG,
-     .off = OFF(gil),
-     .help = "thread-pool: run the pool under the emulated interpreter lock (like "
-             "ThreadPoolExecutor)",
-     .scope = SUB_PRIMES | SUB_SUM | SUB_IO},
-    {.name = "switch-interval",
-     .kind = CMDLINE_REAL,
-     .off = OFF(switch_ms),
-     .lo = 0.001,
-     .hi = 10000,
-     .arg = "MS",
-     .help = "emulated lock: a waiting thread asks the holder to drop it after this long"},
-    {.name = "json",
-     .kind = CMDLINE_STRING,
-     .size = sizeof(((kopts_t *)0)->json),
-     .off = OFF(json),
-     .arg = "FILE",
-     .help = "write a summary object (kernel, mode, workers, result, seconds, ...)"},
-    {.name = "limit",
-     .kind = CMDLINE_U64,
-     .off = OFF(limit),
-     .lo = 0,
-     .hi = (double)KERN_PRIMES_MAX_LIMIT,
-     .arg = "N",
-     .help = "primes: count the primes below N",
-     .scope = SUB_PRIMES},
-    {.name = "n",
-     .kind = CMDLINE_U64,
-     .off = OFF(n),
-     .lo = 1,
-     .hi = (double)KERN_SUM_MAX_N,
-     .arg = "N",
-     .help = "sum, share: each task is count(N), N (N + 1) / 2",
-     .scope = SUB_SUM | SUB_SHARE},
-    {.name = "tasks",
-     .kind = CMDLINE_INT,
-     .off = OFF(tasks),
-     .lo = 1,
-     .hi = MAX_TASKS,
-     .arg = "T",
-     .help = "sum: independent count(N) tasks",
-     .scope = SUB_SUM},
-    {.name = "requests",
-     .kind = CMDLINE_INT,
-     .off = OFF(requests),
-     .lo = 1,
-     .hi = MAX_TASKS,
-     .arg = "R",
-     .help = "io: HTTP GETs",
-     .def = "3, or the number of --url",
-     .scope = SUB_IO},
-    {.name = "latency-ms",
-     .kind = CMDLINE_INT,
-     .off = OFF(latency_ms),
-     .lo = 0,
-     .hi = MAX_LATENCY_MS,
-     .arg = "L",
-     .help = "io: the local server answers each request after L ms",
-     .scope = SUB_IO},
-    {.name = "url",
-     .kind = CMDLINE_CUSTOM,
-     .set = add_url,
-     .arg = "URL",
-     .help = "io: fetch this http(s) address instead of the local server (repeatable; requests "
-             "cycle through them)",
-     .scope = SUB_IO,
-     .repeatable = 1},
-    {.name = "sleep-ms",
-     .kind = CMDLINE_INT,
-     .off = OFF(sleep_ms),
-     .lo = 0,
-     .hi = 10000,
-     .arg = "MS",
-     .help = "share: thread 1 sleeps this long after each append",
-     .scope = SUB_SHARE},
-    {.name = "help", .kind = CMDLINE_FLAG, .off = OFF(help), .help = "this text (also -h)"},
-    {.name = "version",
-     .kind = CMDLINE_FLAG,
-     .off = OFF(version),
-     .help = "the version, the commit and the BLAS library"},
+    CMDLINE_OPT("mode", CMDLINE_CHOICE, OFF(mode), 0, 0, "MODE",
+                "serial, threads, gil-threads, thread-pool, processes, process-pool or mpi",
+                .choices = kern_mode_names, .def = "serial; share: fork demonstrations, or mpi"),
+    CMDLINE_OPT(
+        "workers", CMDLINE_INT, OFF(workers), 1, MAX_WORKERS, "P",
+        "pool size of thread-pool and process-pool; for primes also the number of chunks; under "
+        "mpi, "
+        "the number of ranks",
+        .def =
+            "serial 1; threads, gil-threads, processes: one per task; pools and primes: the cores",
+        .scope = SUB_PRIMES | SUB_SUM | SUB_IO),
+    CMDLINE_OPT(
+        "gil", CMDLINE_FLAG, OFF(gil), 0, 0, NULL,
+        "thread-pool: run the pool under the emulated interpreter lock (like ThreadPoolExecutor)",
+        .scope = SUB_PRIMES | SUB_SUM | SUB_IO),
+    CMDLINE_OPT("switch-interval", CMDLINE_REAL, OFF(switch_ms), 0.001, 10000, "MS",
+                "emulated lock: a waiting thread asks the holder to drop it after this long"),
+    CMDLINE_OPT("json", CMDLINE_STRING, OFF(json), 0, 0, "FILE",
+                "write a summary object (kernel, mode, workers, result, seconds, ...)",
+                .size = sizeof(((kopts_t *)0)->json)),
+    CMDLINE_OPT("limit", CMDLINE_U64, OFF(limit), 0, (double)KERN_PRIMES_MAX_LIMIT, "N",
+                "primes: count the primes below N", .scope = SUB_PRIMES),
+    CMDLINE_OPT("n", CMDLINE_U64, OFF(n), 1, (double)KERN_SUM_MAX_N, "N",
+                "sum, share: each task is count(N), N (N + 1) / 2", .scope = SUB_SUM | SUB_SHARE),
+    CMDLINE_OPT("tasks", CMDLINE_INT, OFF(tasks), 1, MAX_TASKS, "T",
+                "sum: independent count(N) tasks", .scope = SUB_SUM),
+    CMDLINE_OPT("requests", CMDLINE_INT, OFF(requests), 1, MAX_TASKS, "R", "io: HTTP GETs",
+                .def = "3, or the number of --url", .scope = SUB_IO),
+    CMDLINE_OPT("latency-ms", CMDLINE_INT, OFF(latency_ms), 0, MAX_LATENCY_MS, "L",
+                "io: the local server answers each request after L ms", .scope = SUB_IO),
+    CMDLINE_OPT(
+        "url", CMDLINE_CUSTOM, 0, 0, 0, "URL",
+        "io: fetch this http(s) address instead of the local server (repeatable; requests cycle "
+        "through them)",
+        .set = add_url, .scope = SUB_IO, .repeatable = 1),
+    CMDLINE_OPT("sleep-ms", CMDLINE_INT, OFF(sleep_ms), 0, 10000, "MS",
+                "share: thread 1 sleeps this long after each append", .scope = SUB_SHARE),
+    CMDLINE_INFO(kopts_t),
 };
-static const cmdline_t TABLE = {SPECS, sizeof SPECS / sizeof SPECS[0]};
+static const cmdline_t TABLE = CMDLINE_TABLE(SPECS);
 
 _Static_assert(sizeof(kern_mode_t) == sizeof(int), "--mode is stored as an int");
 
@@ -148,17 +87,15 @@ int kopts_given(const kopts_t *o, const char *name) {
     return cmdline_given(&TABLE, o->given, name);
 }
 
-static void set_defaults(kopts_t *o) {
-    memset(o, 0, sizeof *o);
-    o->mode = KERN_SERIAL;
-    o->switch_ms = DEFAULT_SWITCH_MS;
-    o->limit = DEFAULT_LIMIT;
-    o->n = DEFAULT_N;
-    o->tasks = DEFAULT_TASKS;
-    o->requests = DEFAULT_REQUESTS;
-    o->latency_ms = DEFAULT_LATENCY;
-    o->sleep_ms = DEFAULT_SLEEP_MS;
-}
+/* The options before parsing. */
+static const kopts_t DEFAULTS = {.mode = KERN_SERIAL,
+                                 .switch_ms = DEFAULT_SWITCH_MS,
+                                 .limit = DEFAULT_LIMIT,
+                                 .n = DEFAULT_N,
+                                 .tasks = DEFAULT_TASKS,
+                                 .requests = DEFAULT_REQUESTS,
+                                 .latency_ms = DEFAULT_LATENCY,
+                                 .sleep_ms = DEFAULT_SLEEP_MS};
 
 void kopts_usage(FILE *f) {
     fprintf(f,
@@ -173,10 +110,8 @@ void kopts_usage(FILE *f) {
         cmdline_print_wrapped(f, SUB_WHAT[i], 11, 100);
     }
     fprintf(f, "\nOptions (default in brackets; the subcommands that take each):\n");
-    kopts_t d;
-    set_defaults(&d);
     cmdline_print_options(
-        f, &TABLE, &d,
+        f, &TABLE, &DEFAULTS,
         &(cmdline_layout_t){.width = 22, .wrap = 100, .names = SUB_NAMES, .all = SUB_ALL});
     fprintf(f,
             "\nModes: serial (one task after another), threads (one pthread per task), "
@@ -192,7 +127,7 @@ void kopts_usage(FILE *f) {
 }
 
 int kopts_parse(int argc, char **argv, kopts_t *o, tdp_err_t *err) {
-    set_defaults(o);
+    *o = DEFAULTS;
     if (argc < 2)
         return tdp_fail(err, TDP_EINPUT,
                         "missing subcommand: primes, sum, io or share (see --help)");

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "argnum.h"
+#include "version.h"
 
 int cmdline_exit_code(int status) {
     return status == TDP_OK || status == RUN_DONE ? 0
@@ -261,4 +262,36 @@ void cmdline_print_options(FILE *f, const cmdline_t *t, const void *defaults,
 
 void cmdline_print_exit_status(FILE *f) {
     fprintf(f, "\nExit status: 0 success, 1 runtime failure, 2 bad option or unusable input.\n");
+}
+
+/* The int flag of row NAME in opts (0 when the table has no such row). */
+static int flag(const cmdline_t *t, const void *opts, const char *name) {
+    int k = cmdline_index(t, name);
+    return k >= 0 && *(const int *)((const char *)opts + t->opts[k].off);
+}
+
+int cmdline_program(const cmdline_prog_t *p, int argc, char **argv, void *opts, int speak) {
+    uint64_t given = 0;
+    tdp_err_t err;
+    if (cmdline_parse(&p->table, argc, argv, 1, NULL, opts, &given, &err) != TDP_OK) {
+        if (speak)
+            fprintf(stderr, "%s: %s\n", p->name, err.msg);
+        return TDP_EINPUT;
+    }
+    const int help = flag(&p->table, opts, "help"), version = flag(&p->table, opts, "version");
+    if (speak && help) {
+        int width = 0; /* the longest "--name ARG" */
+        for (size_t k = 0; k < p->table.n; k++) {
+            const cmdline_opt_t *s = &p->table.opts[k];
+            int w = 2 + (int)strlen(s->name) + (s->arg ? 1 + (int)strlen(s->arg) : 0);
+            width = w > width ? w : width;
+        }
+        printf("%s\nOptions (default in brackets):\n", p->intro);
+        cmdline_print_options(stdout, &p->table, p->defaults,
+                              &(cmdline_layout_t){.width = width + 1});
+        cmdline_print_exit_status(stdout);
+    } else if (speak && version) {
+        tdp_print_version(stdout, p->name);
+    }
+    return help || version ? RUN_DONE : TDP_OK;
 }

@@ -48,25 +48,44 @@ typedef enum {
     CMDLINE_CUSTOM, /* set() parses and stores the value */
 } cmdline_kind_t;
 
+/* One row of a table; CMDLINE_OPT below writes it. */
 typedef struct {
     const char *name; /* without the leading "--" */
     cmdline_kind_t kind;
     size_t off;                 /* where the value goes: offset in the program's options */
     double lo, hi;              /* numbers: the inclusive range */
+    const char *arg;            /* the value's placeholder in --help; NULL for flags */
+    const char *help;           /* the description */
+    const char *def;            /* the default shown; NULL: the value in the defaults */
+    unsigned scope;             /* the modes or commands it applies to (bits); 0: all */
     size_t size;                /* CMDLINE_STRING: the destination's size */
     const char *const *choices; /* CMDLINE_CHOICE: the accepted values, NULL-terminated */
     int (*set)(void *opts, const char *value, tdp_err_t *err); /* CMDLINE_CUSTOM */
-    const char *arg;  /* the value's placeholder in --help; NULL for flags */
-    const char *help; /* the description */
-    const char *def;  /* the default shown; NULL: the value in the defaults */
-    unsigned scope;   /* the modes or commands it applies to (bits); 0: all */
-    int repeatable;   /* may be given more than once */
+    int repeatable;                                            /* may be given more than once */
 } cmdline_opt_t;
+
+/* A row: the first seven members in order, then any others by name, as in
+ * CMDLINE_OPT("lr", CMDLINE_REAL, OFF(lr), 1e-12, 1e6, "X", "learning rate", .def = "0.02"). */
+#define CMDLINE_OPT(name_, kind_, off_, lo_, hi_, arg_, help_, ...)                                \
+    {                                                                                              \
+        .name = (name_), .kind = (kind_), .off = (off_), .lo = (lo_), .hi = (hi_), .arg = (arg_),  \
+        .help = (help_), __VA_ARGS__                                                               \
+    }
 
 typedef struct {
     const cmdline_opt_t *opts;
     size_t n; /* at most 64 */
 } cmdline_t;
+/* The table of an array of rows. */
+#define CMDLINE_TABLE(rows)                                                                        \
+    { (rows), sizeof(rows) / sizeof((rows)[0]) }
+
+/* The last rows of every table: --help (also -h) and --version, int flags named help and version
+ * in the program's options struct TYPE. */
+#define CMDLINE_INFO(type)                                                                         \
+    CMDLINE_OPT("help", CMDLINE_FLAG, offsetof(type, help), 0, 0, NULL, "this text (also -h)"),    \
+        CMDLINE_OPT("version", CMDLINE_FLAG, offsetof(type, version), 0, 0, NULL,                  \
+                    "the version, the commit and the BLAS library")
 
 /* The command chosen before the options (kernels' subcommand): its name starts the messages of
  * unknown options and stray arguments, and options outside its scope bit are refused at once. */
@@ -101,6 +120,19 @@ typedef struct {
  * its value in `defaults` (a struct like opts, as before parsing). */
 void cmdline_print_options(FILE *f, const cmdline_t *t, const void *defaults,
                            const cmdline_layout_t *layout);
+/* A program whose command line is its table alone (the benchmarks). */
+typedef struct {
+    const char *name;     /* the program's: it starts every message */
+    const char *intro;    /* --help's lines before "Options (default in brackets):" */
+    cmdline_t table;      /* with CMDLINE_INFO's rows */
+    const void *defaults; /* the options before parsing */
+} cmdline_prog_t;
+
+/* Parse argv into opts (which hold the defaults): TDP_OK to run; a refusal: its line on stderr
+ * and TDP_EINPUT; --help or --version: the text on stdout and RUN_DONE. Nothing is printed when
+ * speak is 0 (an MPI rank other than 0). */
+int cmdline_program(const cmdline_prog_t *p, int argc, char **argv, void *opts, int speak);
+
 /* Print text from column `indent` on, wrapped at spaces before column `width`; a newline ends it.
  */
 void cmdline_print_wrapped(FILE *f, const char *text, int indent, int width);
