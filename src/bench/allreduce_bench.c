@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "argnum.h"
+#include "cmdline.h"
 #include "util.h"
-#include "version.h"
 
 static int check(int rc, const char *what) {
     if (rc != MPI_SUCCESS) {
@@ -26,57 +26,66 @@ static int check(int rc, const char *what) {
     return rc;
 }
 
+#define MAX_SIZES 64
+
+typedef struct {
+    long sizes_kb[MAX_SIZES];
+    int nsizes;
+    int iters, warmup;
+    int help, version;
+} opts_t;
+
+/* --sizes-kb K,K,...: each K a number of KB by argnum.h's rule */
+static int set_sizes(void *opts, const char *v, tdp_err_t *err) {
+    opts_t *o = opts;
+    o->nsizes = 0;
+    for (const char *p = v;; p++) {
+        char k[64];
+        long long x = 0;
+        size_t len = strcspn(p, ",");
+        if (len >= sizeof k || o->nsizes == MAX_SIZES)
+            return tdp_fail(err, TDP_EINPUT, "--sizes-kb: %s",
+                            len >= sizeof k ? "a size too long" : "too many sizes");
+        snprintf(k, sizeof k, "%.*s", (int)len, p);
+        if (argnum_int("--sizes-kb", k, 1, 1048576, &x, err) != TDP_OK)
+            return TDP_EINPUT;
+        o->sizes_kb[o->nsizes++] = (long)x;
+        p += len;
+        if (*p == '\0')
+            return TDP_OK;
+    }
+}
+
+static const cmdline_opt_t SPECS[] = {
+    CMDLINE_OPT("sizes-kb", CMDLINE_CUSTOM, 0, 0, 0, "K,K,...", "message sizes in KB",
+                .set = set_sizes, .def = "4,64,256,940,1024,4096,7455"),
+    CMDLINE_OPT("iters", CMDLINE_INT, offsetof(opts_t, iters), 1, 1e8, "N",
+                "timed iterations per size"),
+    CMDLINE_OPT("warmup", CMDLINE_INT, offsetof(opts_t, warmup), 0, 1e8, "N",
+                "untimed iterations first"),
+    CMDLINE_INFO(opts_t),
+};
+static const opts_t DEFAULTS = {
+    .sizes_kb = {4, 64, 256, 940, 1024, 4096, 7455}, .nsizes = 7, .iters = 200, .warmup = 20};
+static const cmdline_prog_t PROG = {
+    "allreduce_bench",
+    "Usage: mpirun -np P allreduce_bench [options]\n"
+    "A plain MPI_Allreduce of float32 sums, validated, warmed up, then timed.\n",
+    CMDLINE_TABLE(SPECS), &DEFAULTS};
+
 int main(int argc, char **argv) {
     check(MPI_Init(&argc, &argv), "MPI_Init");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     int rank, size;
     check(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank");
     check(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
-    char sizes_arg[1024] = "4,64,256,940,1024,4096,7455";
-    int iters = 200, warmup = 20;
-    for (int i = 1; i < argc; i++) {
-        long long v = 0;
-        tdp_err_t err;
-        int bad = 0;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
-            strcmp(argv[i], "--version") == 0) {
-            if (rank == 0 && argv[i][2] == 'v')
-                tdp_print_version(stdout, "allreduce_bench");
-            else if (rank == 0)
-                printf("Usage: mpirun -np P allreduce_bench [options]\n"
-                       "A plain MPI_Allreduce of float32 sums, validated, warmed up, then timed.\n"
-                       "  --sizes-kb K,K,...  message sizes in KB [%s]\n"
-                       "  --iters N           timed iterations per size [%d]\n"
-                       "  --warmup N          untimed iterations first [%d]\n"
-                       "  --version           the version and the commit\n",
-                       sizes_arg, iters, warmup);
-            MPI_Finalize();
-            return 0;
-        } else if (strcmp(argv[i], "--sizes-kb") == 0 && i + 1 < argc)
-            snprintf(sizes_arg, sizeof sizes_arg, "%s", argv[++i]);
-        else if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) {
-            bad = argnum_int("--iters", argv[++i], 1, 1e8, &v, &err) != TDP_OK;
-            iters = (int)v;
-        } else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) {
-            bad = argnum_int("--warmup", argv[++i], 0, 1e8, &v, &err) != TDP_OK;
-            warmup = (int)v;
-        } else {
-            snprintf(err.msg, sizeof err.msg, "unexpected argument '%s' (see --help)", argv[i]);
-            bad = 1;
-        }
-        if (bad) {
-            if (rank == 0)
-                fprintf(stderr, "allreduce_bench: %s\n", err.msg);
-            MPI_Finalize();
-            return 2;
-        }
-    }
-    if (iters < 1 || warmup < 0) {
-        if (rank == 0)
-            fprintf(stderr, "allreduce_bench: --iters must be >= 1 and --warmup >= 0\n");
+    opts_t o = DEFAULTS;
+    int st = cmdline_program(&PROG, argc, argv, &o, rank == 0); /* --help: rank 0 prints it */
+    if (st != TDP_OK) {
         MPI_Finalize();
-        return 2;
+        return cmdline_exit_code(st);
     }
+    const int iters = o.iters, warmup = o.warmup;
     if (rank == 0) {
         printf("# MPI_Allreduce float32 sum, %d ranks, %d iterations after %d warm-up\n", size,
                iters, warmup);
@@ -84,13 +93,8 @@ int main(int argc, char **argv) {
                "busbw(GB/s)", "check");
     }
     int failures = 0;
-    char *tok = strtok(sizes_arg, ",");
-    while (tok != NULL) {
-        long kb = atol(tok);
-        tok = strtok(NULL, ",");
-        if (kb <= 0)
-            continue;
-        size_t count = (size_t)kb * 1024 / sizeof(float);
+    for (int k = 0; k < o.nsizes; k++) {
+        size_t count = (size_t)o.sizes_kb[k] * 1024 / sizeof(float);
         float *buf = malloc(count * sizeof *buf);
         if (buf == NULL) {
             fprintf(stderr, "allreduce_bench: out of memory\n");

@@ -8,6 +8,7 @@
 
 #include "blas.h"
 #include "cfg.h"
+#include "cmdline.h"
 #include "model.h"
 #include "util.h"
 
@@ -23,36 +24,47 @@ static float *buf(size_t n) {
     return p;
 }
 
+typedef struct {
+    char model[4096];
+    int batch;
+    double seconds;
+    int help, version;
+} opts_t;
+
+#define OFF(f) offsetof(opts_t, f)
+static const cmdline_opt_t SPECS[] = {
+    CMDLINE_OPT("model", CMDLINE_STRING, OFF(model), 0, 0, "FILE", "model description (.cfg)",
+                .size = sizeof(((opts_t *)0)->model)),
+    CMDLINE_OPT("batch", CMDLINE_INT, OFF(batch), 1, 65536, "B", "samples per step"),
+    CMDLINE_OPT("seconds", CMDLINE_REAL, OFF(seconds), 0.001, 3600, "S",
+                "time measured, after a fifth of it as warm-up"),
+    CMDLINE_INFO(opts_t),
+};
+static const opts_t DEFAULTS = {
+    .model = TDP_MODELS_DIR "/fashion-mlp.cfg", .batch = 64, .seconds = 2.0};
+static const cmdline_prog_t PROG = {
+    "gemm_bench",
+    "Usage: gemm_bench [options]\n"
+    "Times only the sgemm calls of one training step; prints samples/s.\n",
+    CMDLINE_TABLE(SPECS), &DEFAULTS};
+
 int main(int argc, char **argv) {
-    const char *model_path = TDP_MODELS_DIR "/fashion-mlp.cfg";
-    int batch = 64;
-    double seconds = 2.0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
-            model_path = argv[++i];
-        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
-            batch = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
-            seconds = atof(argv[++i]);
-        else if (strcmp(argv[i], "--help") == 0) {
-            printf("Usage: gemm_bench [--model FILE] [--batch B (64)] [--seconds S (2)]\n"
-                   "Times only the sgemm calls of one training step; prints samples/s.\n");
-            return 0;
-        } else {
-            fprintf(stderr, "gemm_bench: bad argument '%s' (see --help)\n", argv[i]);
-            return 2;
-        }
-    }
-    if (batch < 1 || batch > 65536 || !(seconds > 0 && seconds < 3600)) {
-        fprintf(stderr, "gemm_bench: --batch must be 1..65536 and --seconds in (0, 3600)\n");
-        return 2;
-    }
+    opts_t o = DEFAULTS;
+    int st = cmdline_program(&PROG, argc, argv, &o, 1);
+    if (st != TDP_OK)
+        return cmdline_exit_code(st);
+    const char *model_path = o.model;
+    const int batch = o.batch;
+    const double seconds = o.seconds;
     tdp_err_t err;
     model_cfg_t cfg;
     model_t m;
-    if (cfg_load(model_path, &cfg, &err) != TDP_OK || model_build(&cfg, &m, &err) != TDP_OK) {
+    int rc = cfg_load(model_path, &cfg, &err);
+    if (rc == TDP_OK)
+        rc = model_build(&cfg, &m, &err);
+    if (rc != TDP_OK) {
         fprintf(stderr, "gemm_bench: %s\n", err.msg);
-        return 2;
+        return cmdline_exit_code(rc);
     }
     if (getenv("OPENBLAS_NUM_THREADS") == NULL)
         blas_set_threads(1);

@@ -53,13 +53,6 @@ static int agree(run_t *r, int rc) {
     return report_once(r, rc, who);
 }
 
-static int exit_code(int status) {
-    return status == TDP_OK || status == RUN_DONE ? 0
-           : status == RUN_STOPPED                ? EXIT_STOPPED
-           : status == TDP_EINPUT                 ? 2
-                                                  : 1;
-}
-
 /* The one exit: free whatever was set up, end MPI once when it was initialised. */
 static int finish(run_t *r, int status) {
     if (r->tracing)
@@ -75,7 +68,7 @@ static int finish(run_t *r, int status) {
         ddp_free(&r->d);
         MPI_Finalize();
     }
-    return exit_code(status);
+    return cmdline_exit_code(status);
 }
 
 static int start_mpi(run_t *r, int *argc, char ***argv) {

@@ -1,18 +1,22 @@
-/* options.h: ddp_train's command line, parsed and validated into one struct. */
+/* options.h: ddp_train's command line, parsed (by the engine of cmdline.h) and validated into one
+ * struct. */
 #ifndef TDP_OPTIONS_H
 #define TDP_OPTIONS_H
 
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cmdline.h"
 #include "hyper.h"
 #include "util.h"
 
+#define OPT_PATH_LEN 4096 /* the paths' buffers */
+
 typedef struct {
     train_mode_t mode;
-    char model_path[4096];
-    char data[4096];     /* a directory or "synthetic" */
-    int data_is_default; /* --data not given */
+    char model_path[OPT_PATH_LEN];
+    char data[OPT_PATH_LEN]; /* a directory or "synthetic" */
+    int data_is_default;     /* --data not given */
     /* training; -1 / NaN until resolved against the model file's [net] defaults */
     int epochs;
     long max_steps; /* -1: no limit */
@@ -26,12 +30,12 @@ typedef struct {
     int quiet;
     int help;
     int version;
-    char json_path[4096];
-    char dump_weights_path[4096];
-    char trace_path[4096];
-    char checkpoint_path[4096];
+    char json_path[OPT_PATH_LEN];
+    char dump_weights_path[OPT_PATH_LEN];
+    char trace_path[OPT_PATH_LEN];
+    char checkpoint_path[OPT_PATH_LEN];
     long checkpoint_every;
-    char resume_path[4096];
+    char resume_path[OPT_PATH_LEN];
     long synthetic_train, synthetic_test;
     int accum;              /* micro-batches per optimizer step */
     int bucket_kb;          /* ddp: allreduce bucket size */
@@ -45,9 +49,9 @@ typedef struct {
 } options_t;
 
 /* Parse argv. Bad values and unknown options: TDP_EINPUT with a one-line message. Numbers follow
- * argnum.h's rule. An option given twice is refused ("--lr given twice"), and so is an option
- * that does not apply to the chosen mode ("--bucket-kb applies to --mode ddp only"; --workers
- * other than 1 in serial mode; --switch-interval without --gil; --synthetic-train and
+ * argnum.h's rule (cmdline.h's rules). An option given twice is refused ("--lr given twice"), and
+ * so is an option that does not apply to the chosen mode ("--bucket-kb applies to --mode ddp only";
+ * --workers other than 1 in serial mode; --switch-interval without --gil; --synthetic-train and
  * --synthetic-test with a --data directory). --help sets opt->help and returns TDP_OK. */
 int options_parse(int argc, char **argv, options_t *opt, tdp_err_t *err);
 /* Whether --NAME was on the command line. */

@@ -1,5 +1,5 @@
-/* setup.h: what ddp_train's ranks check and load before training (setup.c), the stop requests
- * it honours, and the statuses its main ends with. */
+/* setup.h: what ddp_train's ranks check and load before training (setup.c) and the stop requests
+ * it honours. */
 #ifndef TDP_TRAIN_SETUP_H
 #define TDP_TRAIN_SETUP_H
 
@@ -14,13 +14,8 @@
 /* The program's name, the start of every message. */
 extern const char *const prog;
 
-/* Exit status of a run stopped by SIGUSR1, SIGTERM or SIGINT after writing its checkpoint:
- * EX_TEMPFAIL, "try again" (a job script requeues on it). */
-#define EXIT_STOPPED 75
-
-/* How a run ends besides the library's statuses (TDP_OK, TDP_ERUNTIME, TDP_EINPUT): RUN_DONE,
- * what was asked is done without training (--help, --version); RUN_STOPPED, a stop request. */
-enum { RUN_DONE = 0x100, RUN_STOPPED };
+/* How a run ends (RUN_DONE, RUN_STOPPED) and its exit status (EXIT_STOPPED, cmdline_exit_code):
+ * cmdline.h. */
 
 /* The stop request this process received (0: none); set by the handlers. */
 extern volatile sig_atomic_t stop_signal;

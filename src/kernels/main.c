@@ -432,7 +432,7 @@ int main(int argc, char **argv) {
     if (rc != TDP_OK) {
         if (launcher_rank0())
             fprintf(stderr, "%s: %s\n", prog, err.msg);
-        return 2;
+        return cmdline_exit_code(rc);
     }
     /* a worker that died makes a write to its pipe fail with EPIPE instead of killing us */
     TDP_DIE_IF(signal(SIGPIPE, SIG_IGN) == SIG_ERR, "signal(SIGPIPE)");
@@ -489,5 +489,5 @@ int main(int argc, char **argv) {
         MPI_Finalize();
     if (o.sub == SUB_IO)
         kern_http_global_cleanup();
-    return rc == TDP_OK ? 0 : rc == TDP_EINPUT ? 2 : 1;
+    return cmdline_exit_code(rc);
 }

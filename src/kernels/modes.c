@@ -24,24 +24,11 @@
         }                                                                                          \
     } while (0)
 
-static const char *const NAMES[KERN_NMODES] = {
-    "serial", "threads", "gil-threads", "thread-pool", "processes", "process-pool", "mpi"};
+const char *const kern_mode_names[KERN_NMODES + 1] = {
+    "serial", "threads", "gil-threads", "thread-pool", "processes", "process-pool", "mpi", NULL};
 
 const char *kern_mode_name(kern_mode_t m) {
-    return (unsigned)m < KERN_NMODES ? NAMES[m] : "?";
-}
-
-int kern_mode_parse(const char *s, kern_mode_t *m) {
-    for (int i = 0; i < KERN_NMODES; i++)
-        if (strcmp(s, NAMES[i]) == 0) {
-            *m = (kern_mode_t)i;
-            return 0;
-        }
-    return -1;
-}
-
-const char *kern_mode_list(void) {
-    return "serial, threads, gil-threads, thread-pool, processes, process-pool, mpi";
+    return (unsigned)m < KERN_NMODES ? kern_mode_names[m] : "?";
 }
 
 int kern_mode_one_per_task(kern_mode_t m) {
@@ -102,6 +89,7 @@ typedef struct {
     size_t i;
     kern_record_t *rec;
     gil_t *gil;
+    pthread_t th;
 } thread_arg_t;
 
 static void *thread_main(void *arg) {
@@ -116,22 +104,19 @@ static void *thread_main(void *arg) {
 static int run_threads(const exec_ctx_t *c, gil_t *gil, kern_report_t *rep, tdp_err_t *err) {
     size_t n = c->job->ntasks, started = 0;
     int rc = TDP_OK;
-    pthread_t *th = NULL;
-    thread_arg_t *args = NULL;
-    KERN_CALLOC_GOTO(th, n, err, rc, done);
+    thread_arg_t *args = NULL; /* one per task, its thread included */
     KERN_CALLOC_GOTO(args, n, err, rc, done);
     if ((rc = call_ready(c->job, err)) != TDP_OK)
         goto done;
     for (size_t i = 0; i < n; i++) {
         args[i] = (thread_arg_t){.c = c, .i = i, .rec = &rep->tasks[i], .gil = gil};
-        KERN_PT_GOTO(pthread_create(&th[i], NULL, thread_main, &args[i]), err, rc, done);
+        KERN_PT_GOTO(pthread_create(&args[i].th, NULL, thread_main, &args[i]), err, rc, done);
         started++;
     }
 done:
     for (size_t i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
+        pthread_join(args[i].th, NULL);
     rep->workers = (int)started;
-    free(th);
     free(args);
     return rc;
 }

@@ -37,11 +37,9 @@ typedef enum {
     KERN_NMODES
 } kern_mode_t;
 
+/* The modes' names, in kern_mode_t's order, NULL-terminated (the --mode option's choices). */
+extern const char *const kern_mode_names[KERN_NMODES + 1];
 const char *kern_mode_name(kern_mode_t m);
-/* 0 and *m set, or -1 for an unknown name. */
-int kern_mode_parse(const char *s, kern_mode_t *m);
-/* "serial, threads, ..." */
-const char *kern_mode_list(void);
 /* One thread or process per task (threads, gil-threads, processes). */
 int kern_mode_one_per_task(kern_mode_t m);
 

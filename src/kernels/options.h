@@ -1,6 +1,6 @@
 /* options.h: the kernels program's command line: a subcommand, then options from one table
  * (--name VALUE or --name=VALUE), each given once and only where it applies, numbers by
- * argnum.h's rule. */
+ * argnum.h's rule: the rules of cmdline.h, whose engine parses it. */
 #ifndef TDP_KERNELS_OPTIONS_H
 #define TDP_KERNELS_OPTIONS_H
 
@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cmdline.h"
 #include "modes.h"
 #include "util.h"
 
@@ -42,7 +43,7 @@ typedef struct {
     size_t nurls;
     int help;
     int version;
-    unsigned given; /* bit per option spec: given on the command line */
+    uint64_t given; /* bit per option of the table: given on the command line */
 } kopts_t;
 
 /* Parse argv (a subcommand, then its options) into o. --help / -h and --version set o->help /
