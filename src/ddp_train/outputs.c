@@ -31,8 +31,9 @@ static int dump_weights(const char *path, const float *w, size_t n, tdp_err_t *e
 void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
     const options_t *o = &s->o;
     printf("tinyddp: mode %s, world %d (%d host%s), workers %d, model %s (%s, %zu parameters)\n",
-           mode_name(o->mode), d ? d->size : 1, d ? d->hosts : 1, d && d->hosts > 1 ? "s" : "",
-           t->cfg.world, s->model_path, s->model.shape, s->model.nparams);
+           mode_name(o->mode), d ? d->c->size : 1, d ? d->c->hosts : 1,
+           d && d->c->hosts > 1 ? "s" : "", t->cfg.world, s->model_path, s->model.shape,
+           s->model.nparams);
     if (s->synthetic == 2)
         printf("data: %s not found, using the synthetic set (install dataset-fashion-mnist for "
                "the real one)\n",
@@ -73,7 +74,7 @@ void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
 static int write_trace(const run_end_t *e, tdp_err_t *err) {
     const char *path = e->s->o.trace_path;
     if (e->d != NULL)
-        return ddp_write_trace(e->d, e->trace, path, err);
+        return comm_write_trace(e->d->c, e->trace, path, err);
     char *part = NULL;
     size_t len = 0;
     int rc = trace_format(e->trace, 0, &part, &len, err);
@@ -91,9 +92,9 @@ static int write_summary(const run_end_t *e, tdp_err_t *err) {
     int global = s->batch * t->cfg.world * s->o.accum;
     run_summary_t sum = {
         .mode = mode_name(s->o.mode),
-        .world_size = d ? d->size : 1,
+        .world_size = d ? d->c->size : 1,
         .workers = t->cfg.world,
-        .hosts = d ? d->hosts : 1,
+        .hosts = d ? d->c->hosts : 1,
         .model = s->model_path,
         .params = (long)s->model.nparams,
         .epochs = t->epochs_done,
@@ -107,7 +108,7 @@ static int write_summary(const run_end_t *e, tdp_err_t *err) {
         .train_seconds = t->train_seconds,
         .broadcast_bytes = e->broadcast_bytes,
         .allreduce_bytes_per_step =
-            d && d->size > 1 ? (double)(s->model.nparams + TRAIN_EXTRA) * sizeof(float) : 0.0,
+            d && d->c->size > 1 ? (double)(s->model.nparams + TRAIN_EXTRA) * sizeof(float) : 0.0,
         .comm_seconds = d ? d->comm_seconds : 0.0,
         .optimizer_seconds = t->optimizer_seconds,
         .blas = blas_config(),
