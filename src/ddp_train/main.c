@@ -269,6 +269,7 @@ static int train(run_t *r) {
 
 /* Set-up and the agreement of every rank on its outcome: TDP_OK to train, else how the run ends. */
 static int start(run_t *r, int *argc, char ***argv) {
+    (void)testhooks(); /* the test-only switches, read once */
     /* from the start: a stop request during set-up stops the run after its first step */
     int st = install_stop_handlers(&r->err);
     if (st != TDP_OK)
