@@ -13,17 +13,50 @@
 
 #include "argnum.h"
 #include "cmdline.h"
+#include "comm.h"
 #include "util.h"
+#include "version.h"
 
-static int check(int rc, const char *what) {
-    if (rc != MPI_SUCCESS) {
-        char msg[MPI_MAX_ERROR_STRING];
-        int len;
-        MPI_Error_string(rc, msg, &len);
-        fprintf(stderr, "allreduce_bench: %s: %s\n", what, msg);
+/* A failure ends every rank. */
+static void die(const comm_t *c, const char *msg) {
+    fprintf(stderr, "allreduce_bench: %s\n", msg);
+    if (c->started)
         MPI_Abort(MPI_COMM_WORLD, 1);
+    exit(1);
+}
+
+/* One size: validate (rank r contributes r + 1 + i % 7; the sum is exact in float), warm up,
+ * then time; rank 0 prints the row. *bad: some rank had a wrong result. */
+static int run_size(const comm_t *c, float *buf, size_t count, int iters, int warmup, int *bad,
+                    tdp_err_t *err) {
+    const int rank = c->rank, size = c->size;
+    for (size_t i = 0; i < count; i++)
+        buf[i] = (float)(rank + 1 + (int)(i % 7));
+    TDP_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, c->comm), rank, err);
+    int wrong = 0;
+    for (size_t i = 0; i < count; i++) {
+        float want = (float)(size * (size + 1) / 2 + size * (int)(i % 7));
+        wrong += buf[i] != want;
     }
-    return rc;
+    TDP_MPI(MPI_Allreduce(&wrong, bad, 1, MPI_INT, MPI_SUM, c->comm), rank, err);
+    for (int i = 0; i < warmup; i++)
+        TDP_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, c->comm), rank,
+                err);
+    TDP_MPI(MPI_Barrier(c->comm), rank, err);
+    double t0 = tdp_now();
+    for (int i = 0; i < iters; i++)
+        TDP_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, c->comm), rank,
+                err);
+    double el = (tdp_now() - t0) / iters, slowest = 0;
+    TDP_MPI(MPI_Reduce(&el, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, c->comm), rank, err);
+    if (rank == 0) {
+        double bytes = (double)count * sizeof(float);
+        double algbw = bytes / slowest * 1e-9;
+        double busbw = algbw * 2.0 * (size - 1) / size;
+        printf("%12.0f %12zu %12.1f %12.2f %12.2f %6s\n", bytes, count, slowest * 1e6, algbw, busbw,
+               *bad ? "FAIL" : "ok");
+    }
+    return TDP_OK;
 }
 
 #define MAX_SIZES 64
@@ -74,15 +107,15 @@ static const cmdline_prog_t PROG = {
     CMDLINE_TABLE(SPECS), &DEFAULTS};
 
 int main(int argc, char **argv) {
-    check(MPI_Init(&argc, &argv), "MPI_Init");
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    int rank, size;
-    check(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank");
-    check(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
+    comm_t c;
+    tdp_err_t cerr;
+    if (comm_start(&c, &argc, &argv, &cerr) != TDP_OK)
+        die(&c, cerr.msg);
+    const int rank = c.rank, size = c.size;
     opts_t o = DEFAULTS;
     int st = cmdline_program(&PROG, argc, argv, &o, rank == 0); /* --help: rank 0 prints it */
     if (st != TDP_OK) {
-        MPI_Finalize();
+        comm_finish(&c);
         return cmdline_exit_code(st);
     }
     const int iters = o.iters, warmup = o.warmup;
@@ -96,44 +129,17 @@ int main(int argc, char **argv) {
     for (int k = 0; k < o.nsizes; k++) {
         size_t count = (size_t)o.sizes_kb[k] * 1024 / sizeof(float);
         float *buf = malloc(count * sizeof *buf);
-        if (buf == NULL) {
-            fprintf(stderr, "allreduce_bench: out of memory\n");
-            MPI_Abort(MPI_COMM_WORLD, 1);
-        }
-        /* validate: rank r contributes r + 1 + i % 7; the sum is exact in float */
-        for (size_t i = 0; i < count; i++)
-            buf[i] = (float)(rank + 1 + (int)(i % 7));
-        check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-              "MPI_Allreduce");
-        int bad = 0;
-        for (size_t i = 0; i < count; i++) {
-            float want = (float)(size * (size + 1) / 2 + size * (int)(i % 7));
-            bad += buf[i] != want;
-        }
+        if (buf == NULL)
+            die(&c, "out of memory");
         int any_bad = 0;
-        check(MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD), "check");
-        failures += any_bad != 0;
-        for (int i = 0; i < warmup; i++)
-            check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-                  "MPI_Allreduce");
-        check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
-        double t0 = tdp_now();
-        for (int i = 0; i < iters; i++)
-            check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-                  "MPI_Allreduce");
-        double el = (tdp_now() - t0) / iters, slowest = 0;
-        check(MPI_Reduce(&el, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD), "reduce");
-        if (rank == 0) {
-            double bytes = (double)count * sizeof(float);
-            double algbw = bytes / slowest * 1e-9;
-            double busbw = algbw * 2.0 * (size - 1) / size;
-            printf("%12.0f %12zu %12.1f %12.2f %12.2f %6s\n", bytes, count, slowest * 1e6, algbw,
-                   busbw, any_bad ? "FAIL" : "ok");
-        }
+        int rc = run_size(&c, buf, count, iters, warmup, &any_bad, &cerr);
         free(buf);
+        if (rc != TDP_OK)
+            die(&c, cerr.msg);
+        failures += any_bad != 0;
     }
     if (rank == 0)
         printf("# %s: %d size(s) with wrong results\n", failures ? "FAILED" : "PASSED", failures);
-    MPI_Finalize();
+    comm_finish(&c);
     return failures ? 1 : 0;
 }

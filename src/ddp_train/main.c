@@ -13,6 +13,7 @@
 #include "outputs.h"
 #include "resume.h"
 #include "setup.h"
+#include "testhooks.h"
 #include "trace.h"
 #include "train.h"
 
@@ -27,6 +28,7 @@ typedef struct {
     int use_mpi; /* every process mpirun started, and --mode ddp */
     int mpi_up;  /* MPI initialised and d set up */
     int rank;
+    comm_t comm;
     ddp_t d;
     ckpt_expect_t want;
     ckpt_header_t resumed;
@@ -49,7 +51,7 @@ static int report_once(const run_t *r, int worst, int who) {
 static int agree(run_t *r, int rc) {
     int who = 0;
     if (r->mpi_up)
-        rc = ddp_agree_status(&r->d, rc, &who);
+        rc = comm_agree(&r->comm, rc, &who, &r->err);
     return report_once(r, rc, who);
 }
 
@@ -66,24 +68,21 @@ static int finish(run_t *r, int status) {
     run_config_free();
     if (r->mpi_up) {
         ddp_free(&r->d);
-        MPI_Finalize();
+        comm_finish(&r->comm);
     }
     return cmdline_exit_code(status);
 }
 
 static int start_mpi(run_t *r, int *argc, char ***argv) {
-    int provided;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
-        fprintf(stderr, "%s: MPI_Init_thread failed\n", prog);
-        return TDP_ERUNTIME;
-    }
     tdp_err_t e2;
-    if (ddp_init(&r->d, MPI_COMM_WORLD, &e2) != TDP_OK) {
+    if (comm_start(&r->comm, argc, argv, &e2) != TDP_OK) {
         fprintf(stderr, "%s: %s\n", prog, e2.msg);
+        if (!r->comm.started)
+            return TDP_ERUNTIME;
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
     r->mpi_up = 1;
-    r->rank = r->d.rank;
+    r->rank = r->comm.rank;
     return TDP_OK;
 }
 
@@ -95,7 +94,7 @@ static int info_requested(run_t *r) {
          * agreement below */
         const int info = o->help | o->version << 1, mine = o->help ? 1 : o->version ? 2 : 0;
         int info_lo = 0, info_hi = 0;
-        if (ddp_agree_range(&r->d, info, &info_lo, &info_hi) != TDP_OK || info_lo != info_hi) {
+        if (comm_agree_range(&r->comm, info, &info_lo, &info_hi) != TDP_OK || info_lo != info_hi) {
             const int which = mine ? mine : (info_hi & 1) ? 1 : 2;
             fprintf(stderr,
                     "%s: ranks disagree on %s: rank %d has %s, another rank %s: start every "
@@ -116,7 +115,7 @@ static int info_requested(run_t *r) {
 static int stop_requested(run_t *r) {
     int who = 0, stop = stop_signal != 0;
     if (r->mpi_up)
-        stop = ddp_agree_status(&r->d, stop, &who);
+        stop = comm_agree(&r->comm, stop, &who, NULL);
     if (stop == 0)
         return TDP_OK;
     if (r->rank == 0)
@@ -135,13 +134,13 @@ static int agree_config(run_t *r, int world) {
         return agree(r, rc);
     const runconfig_t *all = run_config_all();
     int who = 0;
-    int worst = ddp_agree_config(&r->d, rc, all->text, all->len, &who, &r->err);
+    int worst = comm_agree_config(&r->comm, rc, all->text, all->len, &who, &r->err);
     if (worst == TDP_OK) {
-        rc = ddp_setup(&r->d, &r->s.model, (size_t)o->bucket_kb, !o->no_overlap, o->deterministic,
-                       o->workers, r->s.batch, &r->err);
+        rc = ddp_setup(&r->d, &r->comm, &r->s.model, (size_t)o->bucket_kb, !o->no_overlap,
+                       o->deterministic, o->workers, r->s.batch, &r->err);
         if (rc == TDP_OK)
             rc = ddp_set_watchdog(&r->d, o->comm_timeout, o->check_sync, &r->err);
-        worst = ddp_agree_status(&r->d, rc, &who);
+        worst = comm_agree(&r->comm, rc, &who, &r->err);
     }
     return report_once(r, worst, who);
 }
@@ -160,7 +159,7 @@ static int make_trainer(run_t *r, int world) {
         .world = world,
         .accum = o->accum,
         .proc_rank = r->rank,
-        .procs = r->mpi_up ? r->d.size : 1,
+        .procs = r->mpi_up ? r->comm.size : 1,
         .sgd = {.lr = (float)s->lr, .momentum = (float)s->mom, .weight_decay = (float)s->wd},
         .lr_cosine = o->lr_cosine,
         .seed = o->seed,
@@ -189,9 +188,8 @@ static int prepare_resume(run_t *r) {
     if (r->s.o.resume_path[0] != '\0')
         rc = resume_from(&r->s, &r->t, &r->want, &r->resumed, r->rank, &r->err);
     /* tests: TDP_TEST_STOP_AFTER=N acts as a signal during the N-th step of this run */
-    const char *sn = getenv("TDP_TEST_STOP_AFTER");
-    if (rc == TDP_OK && sn != NULL)
-        r->t.stop_at = r->t.steps + atol(sn);
+    if (rc == TDP_OK && testhooks()->stop_after_set)
+        r->t.stop_at = r->t.steps + testhooks()->stop_after;
     return agree(r, rc);
 }
 
@@ -209,9 +207,9 @@ static int train(run_t *r) {
 
     /* the one replication of the model: rank 0's weights to every rank */
     double broadcast_bytes = 0.0;
-    if (rc == TDP_OK && d && d->size > 1) {
+    if (rc == TDP_OK && d && d->c->size > 1) {
         double b0 = tdp_now();
-        rc = ddp_broadcast(d, t->params, s->model.nparams, &r->err);
+        rc = comm_broadcast(d->c, t->params, s->model.nparams, &r->err);
         trace_add(t->trace, "broadcast weights", -1, 1, b0, tdp_now());
         broadcast_bytes = (double)s->model.nparams * sizeof(float);
     }
@@ -264,6 +262,7 @@ static int train(run_t *r) {
 
 /* Set-up and the agreement of every rank on its outcome: TDP_OK to train, else how the run ends. */
 static int start(run_t *r, int *argc, char ***argv) {
+    (void)testhooks(); /* the test-only switches, read once */
     /* from the start: a stop request during set-up stops the run after its first step */
     int st = install_stop_handlers(&r->err);
     if (st != TDP_OK)
@@ -288,7 +287,7 @@ int main(int argc, char **argv) {
     int st = start(&r, &argc, &argv);
     if (st == TDP_OK && getenv("OPENBLAS_NUM_THREADS") == NULL)
         blas_set_threads(1); /* one BLAS thread per worker unless the user says otherwise */
-    const int world = r.use_mpi               ? r.d.size * r.s.o.workers
+    const int world = r.use_mpi               ? r.comm.size * r.s.o.workers
                       : r.s.o.mode == MODE_DP ? r.s.o.workers
                                               : 1;
     if (st == TDP_OK)

@@ -32,8 +32,9 @@ static int dump_weights(const char *path, const float *w, size_t n, tdp_err_t *e
 void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
     const options_t *o = &s->o;
     printf("tinyddp: mode %s, world %d (%d host%s), workers %d, model %s (%s, %zu parameters)\n",
-           mode_name(o->mode), d ? d->size : 1, d ? d->hosts : 1, d && d->hosts > 1 ? "s" : "",
-           t->cfg.world, s->model_path, s->model.shape, s->model.nparams);
+           mode_name(o->mode), d ? d->c->size : 1, d ? d->c->hosts : 1,
+           d && d->c->hosts > 1 ? "s" : "", t->cfg.world, s->model_path, s->model.shape,
+           s->model.nparams);
     if (s->synthetic == 2)
         printf("data: %s not found, using the synthetic set (install dataset-fashion-mnist for "
                "the real one)\n",
@@ -74,7 +75,7 @@ void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
 static int write_trace(const run_end_t *e, tdp_err_t *err) {
     const char *path = e->s->o.trace_path;
     if (e->d != NULL)
-        return ddp_write_trace(e->d, e->trace, path, err);
+        return comm_write_trace(e->d->c, e->trace, path, err);
     char *part = NULL;
     size_t len = 0;
     int rc = trace_format(e->trace, 0, &part, &len, err);

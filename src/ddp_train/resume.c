@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testhooks.h"
+
 /* The resolved configuration as canonical text (runconfig.h): `all` holds every setting the
  * ranks of a DDP run must agree on, `ck` the lines a checkpoint stores and a resume must match
  * (what the weights depend on besides the model and the global batch, which the checkpoint's
@@ -135,9 +137,9 @@ void run_config_attach(trainer_t *t, const ckpt_expect_t *want, const options_t 
     t->ckpt_writer = rank == 0;
     t->stop_flag = &stop_signal;
     /* tests: TDP_TEST_STOP_AT=N [TDP_TEST_STOP_RANK=R] acts as a signal during step N */
-    const char *sa = getenv("TDP_TEST_STOP_AT"), *sr = getenv("TDP_TEST_STOP_RANK");
-    if (sa != NULL && (sr == NULL || atoi(sr) == rank))
-        t->stop_at = atol(sa);
+    const testhooks_t *h = testhooks();
+    if (h->stop_at_set && (!h->stop_rank_set || h->stop_rank == rank))
+        t->stop_at = h->stop_at;
 }
 
 int resume_from(const setup_t *s, trainer_t *t, const ckpt_expect_t *want, const ckpt_header_t *h0,

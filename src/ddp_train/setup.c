@@ -14,6 +14,7 @@
 
 #include "memcheck.h"
 #include "outfile.h"
+#include "testhooks.h"
 #include "tmpfiles.h"
 #include "version.h"
 
@@ -84,9 +85,9 @@ static int check_files(const setup_t *s, tdp_err_t *err) {
  * this process's id to FILE and wait, as a slow set-up would, until a stop signal comes or FILE
  * is removed (60 s at most). */
 static void test_setup_wait(void) {
-    const char *f = getenv("TDP_TEST_SETUP_WAIT"), *r = getenv("TDP_TEST_SETUP_WAIT_RANK");
-    const char *me = getenv("OMPI_COMM_WORLD_RANK");
-    if (f == NULL || (r != NULL && atoi(r) != (me ? atoi(me) : 0)))
+    const testhooks_t *h = testhooks();
+    const char *f = h->setup_wait, *me = getenv("OMPI_COMM_WORLD_RANK");
+    if (f == NULL || (h->setup_wait_rank_set && h->setup_wait_rank != (me ? atoi(me) : 0)))
         return;
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());

@@ -32,6 +32,7 @@ static const char *prog = "kernels";
 typedef struct {
     kopts_t *o;
     int rank, world;
+    const comm_t *comm; /* mode mpi: the session */
 } ctx_t;
 
 static void print_lock_line(const kopts_t *o, const kern_report_t *r) {
@@ -98,7 +99,8 @@ static int run_job(const ctx_t *c, const kern_job_t *job, kern_report_t *rep, td
     kern_run_opts_t ro = {.mode = c->o->mode,
                           .workers = c->o->workers,
                           .gil_pool = c->o->gil,
-                          .switch_interval = c->o->switch_ms / 1000.0};
+                          .switch_interval = c->o->switch_ms / 1000.0,
+                          .comm = c->comm};
     return kern_run(&ro, job, rep, err);
 }
 
@@ -185,6 +187,19 @@ static int failed_ready(void *arg, tdp_err_t *err) {
     return TDP_ERUNTIME;
 }
 
+/* The servers' counts of every rank, summed (the largest in flight: the maximum) on rank 0. */
+static int reduce_server_stats(const comm_t *comm, kern_server_stats_t *st, tdp_err_t *err) {
+    unsigned long served = 0;
+    int maxf = 0;
+    TDP_MPI(MPI_Reduce(&st->served, &served, 1, MPI_UNSIGNED_LONG, MPI_SUM, 0, comm->comm),
+            comm->rank, err);
+    TDP_MPI(MPI_Reduce(&st->max_in_flight, &maxf, 1, MPI_INT, MPI_MAX, 0, comm->comm), comm->rank,
+            err);
+    st->served = served;
+    st->max_in_flight = maxf;
+    return TDP_OK;
+}
+
 static int cmd_io(const ctx_t *c, tdp_err_t *err) {
     kopts_t *o = c->o;
     size_t ntasks = (size_t)o->requests;
@@ -234,17 +249,11 @@ static int cmd_io(const ctx_t *c, tdp_err_t *err) {
     }
     if (o->mode == KERN_MPI && o->nurls == 0) {
         /* every rank gets here (kern_run agreed on failure): sum and max over the servers */
-        unsigned long served = 0;
-        int maxf = 0;
-        if (MPI_Reduce(&st.served, &served, 1, MPI_UNSIGNED_LONG, MPI_SUM, 0, MPI_COMM_WORLD) !=
-                MPI_SUCCESS ||
-            MPI_Reduce(&st.max_in_flight, &maxf, 1, MPI_INT, MPI_MAX, 0, MPI_COMM_WORLD) !=
-                MPI_SUCCESS) {
-            if (rc == TDP_OK)
-                rc = tdp_fail_sys(err, __FILE__, __LINE__, 0, "MPI_Reduce of the server counts");
+        tdp_err_t e;
+        if (reduce_server_stats(c->comm, &st, &e) != TDP_OK && rc == TDP_OK) {
+            *err = e;
+            rc = TDP_ERUNTIME;
         }
-        st.served = served;
-        st.max_in_flight = maxf;
     }
     if (rc == TDP_OK && c->rank == 0) {
         int64_t ok = 0;
@@ -343,6 +352,7 @@ static int cmd_share(const ctx_t *c, tdp_err_t *err) {
     if (o->mode == KERN_MPI) {
         kern_share_reset_globals();
         ro.mode = KERN_MPI;
+        ro.comm = c->comm;
         if ((rc = kern_run(&ro, &job, &rep, err)) != TDP_OK)
             goto done;
         fflush(stdout);
@@ -442,20 +452,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: %s\n", prog, err.msg);
         return 1;
     }
-    ctx_t c = {.o = &o, .rank = 0, .world = 1};
+    comm_t comm = {0};
+    ctx_t c = {.o = &o, .rank = 0, .world = 1, .comm = &comm};
     int use_mpi = o.mode == KERN_MPI;
     if (use_mpi) {
-        int provided = 0;
-        if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
-            fprintf(stderr, "%s: %s:%d: MPI_Init_thread failed\n", prog, __FILE__, __LINE__);
-            return 1;
-        }
-        if (MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN) != MPI_SUCCESS ||
-            MPI_Comm_rank(MPI_COMM_WORLD, &c.rank) != MPI_SUCCESS ||
-            MPI_Comm_size(MPI_COMM_WORLD, &c.world) != MPI_SUCCESS) {
-            fprintf(stderr, "%s: %s:%d: MPI setup failed\n", prog, __FILE__, __LINE__);
+        if (comm_start(&comm, &argc, &argv, &err) != TDP_OK) {
+            fprintf(stderr, "%s: %s\n", prog, err.msg);
+            if (!comm.started)
+                return 1;
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
+        c.rank = comm.rank;
+        c.world = comm.size;
         if (o.sub != SUB_SHARE) {
             if (kopts_given(&o, "workers") && o.workers != c.world) {
                 rc = tdp_fail(&err, TDP_EINPUT,
@@ -486,7 +494,7 @@ int main(int argc, char **argv) {
     if (rc != TDP_OK && (c.rank == 0 || !use_mpi || rc != TDP_EINPUT))
         fprintf(stderr, "%s: %s\n", prog, err.msg);
     if (use_mpi)
-        MPI_Finalize();
+        comm_finish(&comm);
     if (o.sub == SUB_IO)
         kern_http_global_cleanup();
     return cmdline_exit_code(rc);

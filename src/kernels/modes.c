@@ -1,7 +1,6 @@
 /* modes.c: the runners (see modes.h). */
 #include "modes.h"
 
-#include <mpi.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,18 +10,6 @@
 #include "check.h"
 #include "pool.h"
 #include "procpool.h"
-
-#define KERN_MPI_GOTO(call, err, rc, label)                                                        \
-    do {                                                                                           \
-        int kern_m_ = (call);                                                                      \
-        if (kern_m_ != MPI_SUCCESS) {                                                              \
-            char kern_s_[MPI_MAX_ERROR_STRING];                                                    \
-            int kern_l_ = 0;                                                                       \
-            MPI_Error_string(kern_m_, kern_s_, &kern_l_);                                          \
-            (rc) = tdp_fail_sys((err), __FILE__, __LINE__, 0, "%s: %s", #call, kern_s_);           \
-            goto label;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 const char *const kern_mode_names[KERN_NMODES + 1] = {
     "serial", "threads", "gil-threads", "thread-pool", "processes", "process-pool", "mpi", NULL};
@@ -219,87 +206,107 @@ static int run_process_pool(exec_ctx_t *c, int workers, kern_report_t *rep, tdp_
 
 /* ---- mpi: round-robin over ranks, reduced to rank 0 ---- */
 
-static int run_mpi(exec_ctx_t *c, kern_report_t *rep, tdp_err_t *err) {
-    int rc = TDP_OK, rank = 0, world = 1;
-    size_t n = c->job->ntasks;
-    kern_record_t *local = NULL;
-    int64_t *ints = NULL, *ints_sum = NULL;
-    double *dbl = NULL, *dbl_sum = NULL;
-    KERN_MPI_GOTO(MPI_Comm_rank(MPI_COMM_WORLD, &rank), err, rc, done);
-    KERN_MPI_GOTO(MPI_Comm_size(MPI_COMM_WORLD, &world), err, rc, done);
-    rep->rank = rank;
-    rep->world = world;
-    rep->workers = world;
-    c->rank = rank;
-    KERN_CALLOC_GOTO(local, n, err, rc, done);
-    KERN_CALLOC_GOTO(ints, 4 * n, err, rc, done);
-    KERN_CALLOC_GOTO(ints_sum, 4 * n, err, rc, done);
-    KERN_CALLOC_GOTO(dbl, 2 * n, err, rc, done);
-    KERN_CALLOC_GOTO(dbl_sum, 2 * n, err, rc, done);
-
+/* This rank's tasks (rank, rank + world, ...), then the ranks' agreement on failure: the lowest
+ * failing rank's message is the one reported. */
+static int mpi_tasks(exec_ctx_t *c, const comm_t *comm, kern_record_t *local, double *elapsed,
+                     kern_report_t *rep, tdp_err_t *err) {
+    const int rank = comm->rank;
     tdp_err_t mine;
     mine.msg[0] = '\0';
     int failed = call_ready(c->job, &mine) != TDP_OK;
-    KERN_MPI_GOTO(MPI_Barrier(MPI_COMM_WORLD), err, rc, done);
+    TDP_MPI(MPI_Barrier(comm->comm), rank, err);
     c->t0 = tdp_now();
-    for (size_t i = (size_t)rank; i < n && !failed; i += (size_t)world) {
+    for (size_t i = (size_t)rank; i < c->job->ntasks && !failed; i += (size_t)comm->size) {
         exec_task(c, i, NULL, &local[i]);
         if (local[i].status != TDP_OK) {
             failed = 1;
             snprintf(mine.msg, sizeof mine.msg, "%s", local[i].msg);
         }
     }
-    double elapsed = tdp_now() - c->t0, slowest = 0;
+    *elapsed = tdp_now() - c->t0;
+    int who = rank, worst = comm_agree(comm, failed ? TDP_ERUNTIME : TDP_OK, &who, err);
+    if (worst == TDP_OK)
+        return TDP_OK;
+    rep->local_failure = failed || who == rank;
+    if (failed)
+        return tdp_fail(err, TDP_ERUNTIME, "rank %d: %s", rank, mine.msg);
+    if (who == rank)
+        return worst; /* the agreement itself failed: err says why */
+    return tdp_fail(err, TDP_ERUNTIME, "a task failed on rank %d", who);
+}
 
-    /* the ranks agree on failure: the lowest failing rank's message is the one reported */
-    int fail_rank = failed ? rank : world, first_fail = world;
-    KERN_MPI_GOTO(MPI_Allreduce(&fail_rank, &first_fail, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), err,
-                  rc, done);
-    if (first_fail < world) {
-        rep->local_failure = failed;
-        rc = failed ? tdp_fail(err, TDP_ERUNTIME, "rank %d: %s", rank, mine.msg)
-                    : tdp_fail(err, TDP_ERUNTIME, "a task failed on rank %d", first_fail);
-        goto done;
-    }
+/* The records of every rank's tasks, reduced to rank 0. */
+typedef struct {
+    kern_record_t *local;
+    int64_t *ints, *ints_sum;
+    double *dbl, *dbl_sum;
+} mpi_bufs_t;
 
-    /* each task was run by exactly one rank and is zero elsewhere: a sum gathers it on rank 0 */
-    for (size_t i = (size_t)rank; i < n; i += (size_t)world) {
-        ints[4 * i + 0] = local[i].result;
-        ints[4 * i + 1] = local[i].pid;
-        ints[4 * i + 2] = (int64_t)local[i].tid;
-        ints[4 * i + 3] = local[i].rank;
-        dbl[2 * i + 0] = local[i].start;
-        dbl[2 * i + 1] = local[i].seconds;
+static void mpi_unpack(const mpi_bufs_t *b, size_t n, kern_report_t *rep) {
+    for (size_t i = 0; i < n; i++) {
+        kern_record_t *r = &rep->tasks[i];
+        memset(r, 0, sizeof *r);
+        r->index = i;
+        r->result = b->ints_sum[4 * i + 0];
+        r->pid = b->ints_sum[4 * i + 1];
+        r->tid = (uint64_t)b->ints_sum[4 * i + 2];
+        r->rank = (int32_t)b->ints_sum[4 * i + 3];
+        r->start = b->dbl_sum[2 * i + 0];
+        r->seconds = b->dbl_sum[2 * i + 1];
     }
-    KERN_MPI_GOTO(MPI_Reduce(ints, ints_sum, (int)(4 * n), MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD),
-                  err, rc, done);
-    KERN_MPI_GOTO(MPI_Reduce(dbl, dbl_sum, (int)(2 * n), MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD),
-                  err, rc, done);
-    KERN_MPI_GOTO(MPI_Reduce(&elapsed, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD), err,
-                  rc, done);
+}
+
+/* Each task was run by exactly one rank and is zero elsewhere: a sum gathers it on rank 0. */
+static int mpi_reduce(const comm_t *comm, const mpi_bufs_t *b, size_t n, double elapsed,
+                      kern_report_t *rep, tdp_err_t *err) {
+    const int rank = comm->rank;
+    for (size_t i = (size_t)rank; i < n; i += (size_t)comm->size) {
+        b->ints[4 * i + 0] = b->local[i].result;
+        b->ints[4 * i + 1] = b->local[i].pid;
+        b->ints[4 * i + 2] = (int64_t)b->local[i].tid;
+        b->ints[4 * i + 3] = b->local[i].rank;
+        b->dbl[2 * i + 0] = b->local[i].start;
+        b->dbl[2 * i + 1] = b->local[i].seconds;
+    }
+    double slowest = 0;
+    TDP_MPI(MPI_Reduce(b->ints, b->ints_sum, (int)(4 * n), MPI_INT64_T, MPI_SUM, 0, comm->comm),
+            rank, err);
+    TDP_MPI(MPI_Reduce(b->dbl, b->dbl_sum, (int)(2 * n), MPI_DOUBLE, MPI_SUM, 0, comm->comm), rank,
+            err);
+    TDP_MPI(MPI_Reduce(&elapsed, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, comm->comm), rank, err);
     if (rank == 0) {
-        for (size_t i = 0; i < n; i++) {
-            kern_record_t *r = &rep->tasks[i];
-            memset(r, 0, sizeof *r);
-            r->index = i;
-            r->result = ints_sum[4 * i + 0];
-            r->pid = ints_sum[4 * i + 1];
-            r->tid = (uint64_t)ints_sum[4 * i + 2];
-            r->rank = (int32_t)ints_sum[4 * i + 3];
-            r->start = dbl_sum[2 * i + 0];
-            r->seconds = dbl_sum[2 * i + 1];
-        }
+        mpi_unpack(b, n, rep);
         rep->seconds = slowest;
     } else {
-        memcpy(rep->tasks, local, n * sizeof *local);
+        memcpy(rep->tasks, b->local, n * sizeof *b->local);
         rep->seconds = elapsed;
     }
+    return TDP_OK;
+}
+
+static int run_mpi(exec_ctx_t *c, const comm_t *comm, kern_report_t *rep, tdp_err_t *err) {
+    int rc = TDP_OK;
+    size_t n = c->job->ntasks;
+    mpi_bufs_t b = {0};
+    rep->rank = comm->rank;
+    rep->world = comm->size;
+    rep->workers = comm->size;
+    c->rank = comm->rank;
+    KERN_CALLOC_GOTO(b.local, n, err, rc, done);
+    KERN_CALLOC_GOTO(b.ints, 4 * n, err, rc, done);
+    KERN_CALLOC_GOTO(b.ints_sum, 4 * n, err, rc, done);
+    KERN_CALLOC_GOTO(b.dbl, 2 * n, err, rc, done);
+    KERN_CALLOC_GOTO(b.dbl_sum, 2 * n, err, rc, done);
+    double elapsed = 0;
+    rc = mpi_tasks(c, comm, b.local, &elapsed, rep, err);
+    if (rc == TDP_OK)
+        rc = mpi_reduce(comm, &b, n, elapsed, rep, err);
 done:
-    free(local);
-    free(ints);
-    free(ints_sum);
-    free(dbl);
-    free(dbl_sum);
+    free(b.local);
+    free(b.ints);
+    free(b.ints_sum);
+    free(b.dbl);
+    free(b.dbl_sum);
     return rc;
 }
 
@@ -341,7 +348,7 @@ int kern_run(const kern_run_opts_t *o, const kern_job_t *job, kern_report_t *rep
         rc = run_process_pool(&c, o->workers, rep, err);
         break;
     case KERN_MPI:
-        return run_mpi(&c, rep, err); /* its own clock and its own agreement on failure */
+        return run_mpi(&c, o->comm, rep, err); /* its own clock and agreement on failure */
     default:
         rc = tdp_fail(err, TDP_EINPUT, "unknown mode %d", (int)o->mode);
     }

@@ -11,8 +11,8 @@
  *                 (multiprocessing.Process, plus the pipe the notebook lacked)
  *   process-pool  P forked worker processes fed through pipes (multiprocessing.Pool,
  *                 ProcessPoolExecutor)
- *   mpi           the tasks dealt round-robin to the ranks of MPI_COMM_WORLD (task i on rank
- *                 i mod size), results reduced to rank 0; MPI must be initialised by the caller
+ *   mpi           the tasks dealt round-robin to the ranks of the caller's MPI session (comm.h;
+ *                 task i on rank i mod size), results reduced to rank 0
  *
  * A task runs in whichever thread, process or rank the mode gives it; it only sees its inputs
  * (the job's arg and its index) and a lock context. */
@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "comm.h"
 #include "lock.h"
 #include "proc.h"
 #include "util.h"
@@ -63,6 +64,7 @@ typedef struct {
     int workers;            /* thread-pool and process-pool: pool size; others: unused */
     int gil_pool;           /* thread-pool: under the emulated lock */
     double switch_interval; /* seconds: the emulated lock's switch interval */
+    const comm_t *comm;     /* mpi: the session, started by the caller */
 } kern_run_opts_t;
 
 typedef struct {

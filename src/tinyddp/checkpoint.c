@@ -13,6 +13,7 @@
 
 #include "outfile.h"
 #include "runconfig.h"
+#include "testhooks.h"
 
 _Static_assert(sizeof(ckpt_header_t) == 152, "checkpoint header layout changed");
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -38,12 +39,7 @@ static uint32_t crc(const void *p, size_t n) {
 
 /* Tests: pause inside the write until the file named by TDP_TEST_CKPT_PAUSE exists. */
 static void test_pause(void) {
-    static int read_env;
-    static const char *pause_file;
-    if (!read_env) {
-        pause_file = getenv("TDP_TEST_CKPT_PAUSE");
-        read_env = 1;
-    }
+    const char *pause_file = testhooks()->ckpt_pause;
     if (pause_file == NULL)
         return;
     for (int i = 0; i < 12000 && access(pause_file, F_OK) != 0; i++) {

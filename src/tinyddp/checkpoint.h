@@ -67,7 +67,7 @@ typedef struct {
 } ckpt_expect_t;
 
 /* Write header + option record + params + velocity to path atomically (h's sizes, CRCs, magic
- * and version are filled in). Tests: TDP_TEST_CKPT_PAUSE=FILE (read at the first write) makes
+ * and version are filled in). Tests: TDP_TEST_CKPT_PAUSE=FILE (testhooks.h) makes
  * every write pause, with its temporary file created and partly written, until FILE exists
  * (polled every 10 ms, at most 120 s). */
 int ckpt_write(const char *path, const ckpt_header_t *h, const char *record, size_t record_len,

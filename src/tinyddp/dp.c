@@ -1,6 +1,8 @@
 /* dp.c: the thread team and the DataParallel gradient engine. */
 #include "dp.h"
 
+#include "layers.h"
+
 #include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -31,8 +33,9 @@ double dp_thread_bytes(const model_t *m, int batch) {
 }
 
 double team_memory_bytes(const model_t *m, int n, int batch, double grads_each) {
-    return (double)n * ((double)sizeof(dp_worker_t) + dp_workspace_bytes(m, batch) +
-                        dp_thread_bytes(m, batch) + grads_each);
+    /* a worker's record and its gradient pointer */
+    return (double)n * ((double)sizeof(dp_worker_t) + sizeof(float *) +
+                        dp_workspace_bytes(m, batch) + dp_thread_bytes(m, batch) + grads_each);
 }
 
 double dp_memory_bytes(const model_t *m, int workers, int batch) {
@@ -64,8 +67,8 @@ static void worker_body(dp_worker_t *w) {
     };
     w->loss = 0.0;
     w->correct = 0;
-    net_grad(t->cfg.model, w->params, w->grads, &w->ws, t->cfg.batch, tm->scale, &w->loss,
-             &w->correct, &o);
+    net_grad(t->cfg.model, w->params, tm->grads[w->index], &w->ws, t->cfg.batch, tm->scale,
+             &w->loss, &w->correct, &o);
 }
 
 static void *thread_per_step(void *arg) {
@@ -94,20 +97,36 @@ static void *pool_thread(void *arg) {
     }
 }
 
+/* Worker i's workspace, and its gradient buffer when the team owns them. */
+static int worker_init(dp_team_t *tm, const model_t *m, int i, int batch, tdp_err_t *err) {
+    tm->w[i].index = i;
+    tm->w[i].team = tm;
+    int rc = net_ws_alloc(m, batch, &tm->w[i].ws, err);
+    if (rc != TDP_OK || tm->grad_floats == 0)
+        return rc;
+    tm->grads[i] = tdp_floats_new(tm->grad_floats);
+    if (tm->grads[i] == NULL)
+        return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory (%zu bytes)",
+                            tdp_floats_bytes(tm->grad_floats));
+    return TDP_OK;
+}
+
 int team_init(dp_team_t *tm, const model_t *m, int n, int batch, int pool, int self_load,
-              gil_t *gil, tdp_err_t *err) {
+              gil_t *gil, size_t grad_floats, tdp_err_t *err) {
     memset(tm, 0, sizeof *tm);
     tm->n = n;
     tm->pool = pool;
     tm->self_load = self_load;
     tm->gil = gil;
+    tm->grad_floats = grad_floats;
     tm->w = calloc((size_t)n, sizeof *tm->w);
-    if (tm->w == NULL)
+    tm->grads = calloc((size_t)n, sizeof *tm->grads);
+    if (tm->w == NULL || tm->grads == NULL) {
+        team_free(tm);
         return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory for %d workers", n);
+    }
     for (int i = 0; i < n; i++) {
-        tm->w[i].index = i;
-        tm->w[i].team = tm;
-        int rc = net_ws_alloc(m, batch, &tm->w[i].ws, err);
+        int rc = worker_init(tm, m, i, batch, err);
         if (rc != TDP_OK) {
             team_free(tm);
             return rc;
@@ -120,8 +139,13 @@ int team_init(dp_team_t *tm, const model_t *m, int n, int batch, int pool, int s
 }
 
 void team_free(dp_team_t *tm) {
-    if (tm->w == NULL)
+    if (tm->w == NULL || tm->grads == NULL) {
+        free(tm->w);
+        free(tm->grads);
+        tm->w = NULL;
+        tm->grads = NULL;
         return;
+    }
     if (tm->threads_up > 0) {
         pthread_mutex_lock(&tm->mu);
         tm->stop = 1;
@@ -131,13 +155,22 @@ void team_free(dp_team_t *tm) {
             pthread_join(tm->w[i].th, NULL);
         tm->threads_up = 0;
     }
-    for (int i = 0; i < tm->n; i++)
+    for (int i = 0; i < tm->n; i++) {
         net_ws_free(&tm->w[i].ws);
+        if (tm->grad_floats > 0)
+            free(tm->grads[i]);
+    }
     free(tm->w);
+    free(tm->grads);
     tm->w = NULL;
+    tm->grads = NULL;
     pthread_cond_destroy(&tm->go);
     pthread_cond_destroy(&tm->done);
     pthread_mutex_destroy(&tm->mu);
+}
+
+void team_sum_grads(const dp_team_t *tm, float *dst, size_t n, int accumulate) {
+    sum_in_order(dst, (const float *const *)tm->grads, tm->n, n, accumulate);
 }
 
 int team_run(dp_team_t *tm, trainer_t *t, size_t b, int k, int first, float scale, int accumulate,
@@ -193,7 +226,7 @@ int dp_init(dp_t *d, const model_t *m, int workers, int batch, int pool, int use
         if (rc != TDP_OK)
             return rc;
     }
-    return team_init(&d->team, m, workers, batch, pool, 0, use_gil ? &d->gil : NULL, err);
+    return team_init(&d->team, m, workers, batch, pool, 0, use_gil ? &d->gil : NULL, 0, err);
 }
 
 void dp_free(dp_t *d) {
@@ -205,9 +238,9 @@ void dp_free(dp_t *d) {
 static void free_replicas(dp_t *d) {
     for (int i = 0; i < d->team.n; i++) {
         free((void *)d->team.w[i].params);
-        free(d->team.w[i].grads);
+        free(d->team.grads[i]);
         d->team.w[i].params = NULL;
-        d->team.w[i].grads = NULL;
+        d->team.grads[i] = NULL;
     }
 }
 
@@ -228,7 +261,7 @@ static int dp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *
         for (int i = 0; i < P; i++) {
             float *p = tdp_floats_new(n), *g = tdp_floats_new(n + TRAIN_EXTRA);
             tm->w[i].params = p;
-            tm->w[i].grads = g;
+            tm->grads[i] = g;
             if (p == NULL || g == NULL) {
                 free_replicas(d);
                 if (gil)
@@ -255,17 +288,7 @@ static int dp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *
         if (gil)
             gil_acquire(gil, d);
         /* gather: the replicas' gradients summed on the master in worker order */
-        float *g = t->grads;
-        if (k == 0)
-            memcpy(g, tm->w[0].grads, n * sizeof *g);
-        else
-            for (size_t j = 0; j < n; j++)
-                g[j] += tm->w[0].grads[j];
-        for (int i = 1; i < P; i++) {
-            const float *src = tm->w[i].grads;
-            for (size_t j = 0; j < n; j++)
-                g[j] += src[j];
-        }
+        team_sum_grads(tm, t->grads, n, k > 0);
         for (int i = 0; i < P; i++) {
             *loss_sum += tm->w[i].loss;
             *correct += tm->w[i].correct;

@@ -28,7 +28,6 @@ typedef struct {
     pthread_t th;
     net_ws_t ws;         /* activations (allocated once) */
     const float *params; /* the weights it reads: a replica (dp) or the shared model (hybrid) */
-    float *grads;        /* [nparams + 1] its gradient (a replica's, or its own buffer) */
     double loss;
     long correct;
 } dp_worker_t;
@@ -39,6 +38,10 @@ struct dp_team {
     int self_load; /* workers load their own slice (hybrid) instead of the master */
     gil_t *gil;    /* NULL: no emulated lock */
     dp_worker_t *w;
+    /* [n] worker i's gradient: a replica's (dp, made and freed by dp_grads every step) or a
+     * buffer of grad_floats the team owns (hybrid) */
+    float **grads;
+    size_t grad_floats; /* 0: the team owns no gradient buffers */
     /* the job in flight */
     trainer_t *t;
     size_t b;
@@ -64,9 +67,14 @@ double team_memory_bytes(const model_t *m, int n, int batch, double grads_each);
  * P gradients, all alive during a step). */
 double dp_memory_bytes(const model_t *m, int workers, int batch);
 
+/* grad_floats > 0: the team allocates (and team_free frees) a gradient buffer of that many
+ * floats for each worker. */
 int team_init(dp_team_t *tm, const model_t *m, int n, int batch, int pool, int self_load,
-              gil_t *gil, tdp_err_t *err);
+              gil_t *gil, size_t grad_floats, tdp_err_t *err);
 void team_free(dp_team_t *tm);
+/* dst = the workers' gradients summed in worker order (dst += them when accumulate): the first n
+ * floats of each. */
+void team_sum_grads(const dp_team_t *tm, float *dst, size_t n, int accumulate);
 /* Run every worker on micro-batch k of step b (worker i takes global slice first + i) and wait
  * for all of them. */
 int team_run(dp_team_t *tm, trainer_t *t, size_t b, int k, int first, float scale, int accumulate,

@@ -1,8 +1,9 @@
-/* layers.c: dense, ReLU and softmax cross-entropy kernels. The matrix products go through
- * blas.c; the rest are single passes the compiler vectorizes. */
+/* layers.c: dense, ReLU and softmax cross-entropy kernels, and the ordered sum of gradients. The
+ * matrix products go through blas.c; the rest are single passes the compiler vectorizes. */
 #include "layers.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "blas.h"
 
@@ -94,4 +95,15 @@ long argmax_correct(const float *logits, const int *y, int batch, int classes) {
         ok += best == y[i];
     }
     return ok;
+}
+
+void sum_in_order(float *dst, const float *const *src, int count, size_t n, int accumulate) {
+    for (int i = 0; i < count; i++) {
+        const float *s = src[i];
+        if (i == 0 && !accumulate)
+            memcpy(dst, s, n * sizeof *dst);
+        else
+            for (size_t j = 0; j < n; j++)
+                dst[j] += s[j];
+    }
 }

@@ -33,6 +33,11 @@ void relu_backward(const float *y, float *d, size_t n);
 void softmax_xent(const float *logits, const int *y, float *dlogits, int batch, int classes,
                   float scale, double *loss_sum, long *correct);
 
+/* The one ordered sum of gradients (workers' or ranks'): dst[j] = src[0][j] + src[1][j] + ... +
+ * src[count - 1][j] for j < n, added in that order (dst[j] += ... when accumulate), so that the
+ * result is bitwise the same whoever computes it. */
+void sum_in_order(float *dst, const float *const *src, int count, size_t n, int accumulate);
+
 /* Count of rows of logits[B][C] whose argmax equals the label (first maximum wins). */
 long argmax_correct(const float *logits, const int *y, int batch, int classes);
 

@@ -29,6 +29,7 @@
 #include <sys/resource.h>
 
 #include "dp.h"
+#include "testhooks.h"
 #include "train.h"
 
 /* MPI's own resident memory per rank (Open MPI 4.1: its libraries' data, the shared-memory
@@ -154,9 +155,9 @@ static void available(double *host, const char **host_what, double *proc, const 
     *host = -1;
     *proc = -1;
     *host_what = *proc_what = "";
-    const char *test = getenv("TDP_TEST_MEM_AVAILABLE");
-    if (test != NULL) {
-        *host = strtod(test, NULL);
+    const testhooks_t *test = testhooks();
+    if (test->mem_set) {
+        *host = test->mem_available;
         *host_what = "TDP_TEST_MEM_AVAILABLE";
     } else {
         uint64_t a = tdp_mem_available();

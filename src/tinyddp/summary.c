@@ -10,9 +10,9 @@ void summary_build(run_summary_t *s, const summary_source_t *src) {
     dp_t *dp = src->dp;
     *s = (run_summary_t){
         .mode = src->mode,
-        .world_size = d ? d->size : 1,
+        .world_size = d ? d->c->size : 1,
         .workers = t->cfg.world,
-        .hosts = d ? d->hosts : 1,
+        .hosts = d ? d->c->hosts : 1,
         .model = src->model,
         .params = (long)t->cfg.model->nparams,
         .epochs = t->epochs_done,
@@ -26,7 +26,7 @@ void summary_build(run_summary_t *s, const summary_source_t *src) {
         .train_seconds = t->train_seconds,
         .broadcast_bytes = src->broadcast_bytes,
         .allreduce_bytes_per_step =
-            d && d->size > 1 ? (double)(t->cfg.model->nparams + TRAIN_EXTRA) * sizeof(float) : 0.0,
+            d && d->c->size > 1 ? (double)(t->cfg.model->nparams + TRAIN_EXTRA) * sizeof(float) : 0.0,
         .comm_seconds = d ? d->comm_seconds : 0.0,
         .optimizer_seconds = t->optimizer_seconds,
         .blas = blas_config(),

@@ -24,6 +24,21 @@ static double maxdiff(const float *a, const double *b, size_t n) {
     return m;
 }
 
+/* sum_in_order adds in source order, so that rounding is the same whoever sums: 1e8 + 1 is 1e8
+ * in float, so (1e8 + 1) - 1e8 is 0 where 1e8 - 1e8 + 1 would be 1. */
+static void check_sum_in_order(void) {
+    const float a[2] = {1e8f, 2.0f}, b[2] = {1.0f, 3.0f}, c[2] = {-1e8f, 4.0f};
+    const float *const src[3] = {a, b, c};
+    float dst[2] = {7.0f, 7.0f};
+    sum_in_order(dst, src, 3, 2, 0);
+    CHECK(dst[0] == 0.0f && dst[1] == 9.0f);
+    dst[0] = 1.0f;
+    sum_in_order(dst, src, 3, 2, 1); /* ((1 + 1e8) + 1) - 1e8 */
+    CHECK(dst[0] == 0.0f && dst[1] == 18.0f);
+    sum_in_order(dst, src, 1, 2, 0);
+    CHECK(dst[0] == 1e8f && dst[1] == 2.0f);
+}
+
 int main(void) {
     tdp_rng_t r;
     rng_seed(&r, 0);
@@ -142,6 +157,7 @@ int main(void) {
     CHECK(maxdiff(pw, ew, 3) < 1e-6);
     CHECK(maxdiff(pv, ev, 3) < 1e-6);
 
+    check_sum_in_order();
     free(x);
     free(w);
     free(b);
