@@ -26,7 +26,8 @@ void summary_build(run_summary_t *s, const summary_source_t *src) {
         .train_seconds = t->train_seconds,
         .broadcast_bytes = src->broadcast_bytes,
         .allreduce_bytes_per_step =
-            d && d->c->size > 1 ? (double)(t->cfg.model->nparams + TRAIN_EXTRA) * sizeof(float) : 0.0,
+            d && d->c->size > 1 ? (double)(t->cfg.model->nparams + TRAIN_EXTRA) * sizeof(float)
+                                : 0.0,
         .comm_seconds = d ? d->comm_seconds : 0.0,
         .optimizer_seconds = t->optimizer_seconds,
         .blas = blas_config(),
