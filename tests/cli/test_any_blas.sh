@@ -24,7 +24,9 @@ for lib in "${libs[@]}"; do
     grep -q "test accuracy 1.0000" "$T/out" && ok || bad "${lib:-default}: $(grep '^done' "$T/out")"
 done
 if [[ ${#libs[@]} == 2 ]]; then
-    LD_LIBRARY_PATH=$netlib ldd "$T/b/bin/ddp_train" | grep -q "$netlib/libblas.so.3" && ok ||
+    # (ldd's whole output first: grep -q stopping early would fail the pipe under pipefail)
+    LD_LIBRARY_PATH=$netlib ldd "$T/b/bin/ddp_train" >"$T/ldd" 2>&1
+    grep -q "$netlib/libblas.so.3" "$T/ldd" && ok ||
         bad "the reference BLAS was not the one loaded"
 fi
 finish
