@@ -1,0 +1,1 @@
+"""scale: the scaling model behind scripts/scale-model (costs, model, measure, report)."""

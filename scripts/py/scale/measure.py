@@ -1,0 +1,208 @@
+"""measure.py: the scaling model's inputs, measured on this machine (scripts/scale-model --measure).
+
+A serial run gives the compute per step (forward + backward, and the optimizer), a short traced
+serial run the backward share; allreduce_bench with 2 ranks gives each link's latency and bandwidth
+(one host: shared memory; across simulated hosts: cluster-sim's shaped links, root only); DDP runs
+give the measurements the predictions are checked against.
+"""
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+
+from . import model
+
+
+def sh(cmd, timeout=600, env=None):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=timeout, env=env)
+    if r.returncode != 0:
+        raise RuntimeError(f"failed (exit {r.returncode}): {' '.join(cmd)}\n{r.stdout[-2000:]}")
+    return r.stdout
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+class Runner:
+    def __init__(self, a, log):
+        self.a, self.log = a, log
+        self.root = a.root
+        self.bin = a.bin
+        self.tmp = tempfile.mkdtemp(prefix="scale-model.")
+        self.env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
+                        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+        self.sim = os.path.join(self.root, "scripts", "cluster-sim")
+        self.nice = ["nice", "-n", str(a.nice)] if a.nice else []
+        self.n = 0
+
+    def train(self, steps, extra=()):
+        self.n += 1
+        return [os.path.join(self.bin, "ddp_train"), "--model", self.a.model_path, "--max-steps",
+                str(steps), "--epochs", "1000000", "--seed", "42", "--quiet", "--batch",
+                str(self.a.batch), *extra]
+
+    def run_json(self, cmd):
+        path = os.path.join(self.tmp, f"r{self.n}.json")
+        sh(self.nice + cmd + ["--json", path], env=self.env)
+        with open(path) as f:
+            return json.load(f)
+
+    def mpirun(self, np_, hosts=None):
+        if hosts:
+            hl = ",".join(f"tdp{i + 1}:1" for i in range(hosts))
+            return [self.sim, "mpirun", "--host", hl, "-np", str(np_)]
+        m = ["mpirun", "-np", str(np_), "-x", "OPENBLAS_NUM_THREADS"]
+        cores = os.cpu_count() or 1
+        m += ["--oversubscribe", "--bind-to", "none"] if np_ > cores else ["--bind-to", "core"]
+        return m
+
+    def bench(self, hosts=None):
+        cmd = self.mpirun(2, hosts) + [os.path.join(self.bin, "allreduce_bench"), "--sizes-kb",
+                                       "4,64,256,1024,4096", "--iters", str(self.a.bench_iters),
+                                       "--warmup", "3"]
+        rows = []
+        for line in sh(self.nice + cmd, env=self.env).splitlines():
+            f = line.split()
+            if len(f) == 6 and f[0].isdigit():
+                rows.append([int(f[0]), float(f[2]) * 1e-6])
+        return fit_link(rows)
+
+
+def fit_link(rows):
+    """alpha and B of a link from (bytes, seconds) of a 2-rank allreduce, which moves n bytes each
+    way in 2 messages (ring or Rabenseifner at P=2): B by least squares over the sizes of 256 KB
+    and up, alpha from the smallest size's time less its bytes, halved (2 messages)"""
+    big = [(n, t) for n, t in rows if n >= 256 * 1024] or rows
+    mn = statistics.fmean(n for n, _ in big)
+    mt = statistics.fmean(t for _, t in big)
+    sxx = sum((n - mn) ** 2 for n, _ in big)
+    slope = sum((n - mn) * (t - mt) for n, t in big) / sxx if sxx else mt / mn
+    if slope <= 0:
+        slope = mt / mn
+    B = 1 / slope
+    n0, t0 = min(rows)
+    alpha = max(1e-7, (t0 - n0 / B) / 2)
+    return {"alpha_s": alpha, "bandwidth_Bps": B, "bench": rows}
+
+
+def trace_backward_share(path):
+    """backward / (forward + backward) from a Chrome trace of a serial run"""
+    with open(path) as f:
+        ev = json.load(f)["traceEvents"]
+    fwd = sum(e.get("dur", 0) for e in ev if e.get("name") == "forward")
+    bwd = sum(e.get("dur", 0) for e in ev if str(e.get("name", "")).startswith("backward"))
+    return bwd / (fwd + bwd) if fwd + bwd > 0 else 0.5
+
+
+def sps(j):
+    return j["train_samples_per_s"]
+
+
+def measure(a, log):
+    r = Runner(a, log)
+    t0 = time.time()
+    out = {"version": 1, "model": os.path.basename(a.model_path).removesuffix(".cfg"),
+           "batch": a.batch, "bucket_kb": 256, "cores": os.cpu_count(),
+           "load_before": loadavg(), "commit": commit(a.root), "machine": machine(),
+           "command": "scripts/scale-model --measure " + " ".join(a.argv), "links": {}, "measured": []}
+    help_txt = sh([os.path.join(a.bin, "ddp_train"), "--help"], env=r.env)
+    has_bf16 = "--grad-compress" in help_txt
+    # compute: serial at the per-rank batch, median of the repeats
+    ser = [r.run_json(r.train(a.steps, ["--mode", "serial"])) for _ in range(a.repeats)]
+    log(f"serial: {statistics.median(sps(j) for j in ser):.0f} samples/s (load {loadavg()})")
+    tr = os.path.join(r.tmp, "serial.trace")
+    sh(r.nice + r.train(60, ["--mode", "serial", "--trace", tr]), env=r.env)
+    steps = ser[0]["steps"]
+    out["params"] = ser[0]["params"]
+    out["compute"] = {
+        "step_s": statistics.median(j["train_seconds"] for j in ser) / steps,
+        "optimizer_s": statistics.median(j["optimizer_seconds"] for j in ser) / steps,
+        "backward_fraction": trace_backward_share(tr),
+        "compress_s_per_byte": 0.0,
+    }
+    out["links"]["shm"] = r.bench()
+    log(f"shm link: {fmt_link(out['links']['shm'])}")
+    # DDP on one host, repeats outermost
+    cfgs = [(p, 1, "shm", False) for p in (1, 2, 4)]
+    if has_bf16:
+        cfgs.append((2, 1, "shm", True))
+    runs = {c: [] for c in cfgs}
+    for _ in range(a.repeats):
+        for c in cfgs:
+            p, _h, _l, bf = c
+            extra = ["--mode", "ddp"] + (["--grad-compress", "bf16"] if bf else [])
+            j = r.run_json(r.mpirun(p) + r.train(a.steps, extra))
+            runs[c].append(j)
+            if j.get("allreduce_bytes_per_step") and not bf:
+                out["grad_bytes"] = j["allreduce_bytes_per_step"]
+            log(f"np={p} 1 host{' bf16' if bf else ''}: {sps(j):.0f} samples/s (load {loadavg()})")
+    out.setdefault("grad_bytes", out["params"] * 4 + 4)
+    if a.cluster:
+        cluster(a, r, out, runs, has_bf16, log)
+    for (p, h, lk, bf), js in runs.items():
+        out["measured"].append({"ranks": p, "hosts": h, "link": lk, "compress": bf, "zero": False,
+                                "samples_per_s": statistics.median(sps(j) for j in js),
+                                "runs": [round(sps(j), 1) for j in js]})
+    out["load_after"] = loadavg()
+    out["seconds"] = round(time.time() - t0, 1)
+    return out
+
+
+def cluster(a, r, out, runs, has_bf16, log):
+    if os.geteuid() != 0:
+        log("simulated hosts skipped: scripts/cluster-sim needs root")
+        return
+    if sh([r.sim, "status"]).strip():
+        log("simulated hosts skipped: cluster-sim hosts are already up (another job?)")
+        return
+    for rate in a.rates:
+        sh([r.sim, "up", "4", "--rate", rate])
+        try:
+            out["links"][rate] = r.bench(hosts=2)
+            log(f"{rate} link: {fmt_link(out['links'][rate])}")
+            cfgs = [(2, 2, rate, False), (4, 4, rate, False)] + ([(2, 2, rate, True)] if has_bf16 else [])
+            for c in cfgs:
+                runs[c] = []
+            for _ in range(a.repeats):
+                for c in cfgs:
+                    p, h, _l, bf = c
+                    steps = max(20, a.steps // (4 if rate_slow(rate) else 1))
+                    extra = ["--mode", "ddp"] + (["--grad-compress", "bf16"] if bf else [])
+                    j = r.run_json(r.mpirun(p, hosts=h) + r.train(steps, extra))
+                    runs[c].append(j)
+                    log(f"{h} hosts at {rate}{' bf16' if bf else ''}: {sps(j):.0f} samples/s (load {loadavg()})")
+        finally:
+            sh([r.sim, "down"])
+
+
+def rate_slow(rate):
+    return (model.link_bps(rate) or 0) < 5e9
+
+
+def fmt_link(lk):
+    return f"alpha {lk['alpha_s'] * 1e6:.1f} us, B {lk['bandwidth_Bps'] / 1e9:.3f} GB/s"
+
+
+def commit(root):
+    try:
+        return sh(["git", "-C", root, "rev-parse", "--short", "HEAD"]).strip()
+    except Exception:
+        return "unknown"
+
+
+def machine():
+    name = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"

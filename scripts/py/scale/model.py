@@ -1,0 +1,134 @@
+"""model.py: predicted step time and samples/s of a DDP configuration from measured inputs.
+
+step = compute + exposed communication, where
+  compute  = s * (forward+backward + optimizer / (P if ZeRO else 1)),
+             s = max(1, ranks on the machine / its cores) (oversubscription: the simulated hosts
+             all share this machine's cores; 1 for the extension, one rank per host)
+  comm     = the allreduce of n bytes (n halved by 16-bit compression) by the chosen algorithm;
+             ZeRO-1: a reduce-scatter + an allgather of n (ring)
+  exposed  = comm - the backward time it can hide behind, never less than its last bucket
+             (overlap across hosts: the NIC moves the bytes while the cores compute); on one host
+             the shared-memory copies are the busy cores' own work, so nothing hides
+samples/s = P * batch / step.
+"""
+import math
+import re
+
+from . import costs
+
+LINK_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([mg])bit$")
+
+
+def link_bps(name):
+    """nominal bits/s of a link name like 10gbit or 100mbit (None for shm)"""
+    m = LINK_RE.match(name)
+    if not m:
+        return None
+    return float(m.group(1)) * (1e9 if m.group(2) == "g" else 1e6)
+
+
+def link_params(inp, name):
+    """(alpha s, bandwidth bytes/s, how they were obtained) of a link: measured if the inputs have
+    it, otherwise the nominal rate times the efficiency of the fastest measured network link, with
+    that link's latency"""
+    links = inp["links"]
+    if name in links:
+        lk = links[name]
+        return lk["alpha_s"], lk["bandwidth_Bps"], "measured"
+    bps = link_bps(name)
+    if bps is None:
+        raise ValueError(f"no link '{name}' in the inputs, and it is not a rate like 10gbit")
+    nets = [(link_bps(k), v) for k, v in links.items() if link_bps(k)]
+    if not nets:
+        return 25e-6, bps / 8, "nominal rate, assumed alpha 25 us"
+    fast_bps, fast = max(nets, key=lambda t: t[0])
+    eff = min(1.0, fast["bandwidth_Bps"] * 8 / fast_bps)
+    return fast["alpha_s"], bps / 8 * eff, f"nominal x {eff:.2f} efficiency and alpha of {fmt_rate(fast_bps)}"
+
+
+def fmt_rate(bps):
+    return f"{bps / 1e9:g}gbit" if bps >= 1e9 else f"{bps / 1e6:g}mbit"
+
+
+def buckets(n, bucket_bytes):
+    """sizes of the buckets, cut from the end of the arena (the remainder is the last to be ready)"""
+    if bucket_bytes <= 0 or bucket_bytes >= n:
+        return [n]
+    k, rem = divmod(n, bucket_bytes)
+    return [bucket_bytes] * k + ([rem] if rem else [])
+
+
+def predict(inp, ranks, hosts, link, compress=False, zero=False, algorithm="auto", overlap=True,
+            bucket_kb=None, cores=None):
+    """a dict of the terms (seconds) and samples/s; cores: the machine's cores shared by every rank
+    (None: one rank per core, as on real hosts)"""
+    c = inp["compute"]
+    if ranks < 1 or hosts < 1 or ranks % hosts:
+        raise ValueError(f"ranks {ranks} must be a multiple of hosts {hosts}")
+    if hosts > 1 and ranks != hosts:
+        raise ValueError("several ranks per host across hosts is not modelled (use 1 rank per host)")
+    s = max(1.0, ranks / cores) if cores else 1.0
+    fb = c["step_s"] - c["optimizer_s"]
+    bwd = fb * c["backward_fraction"]
+    opt = c["optimizer_s"] / (ranks if zero else 1)
+    n = inp["grad_bytes"] / (2 if compress else 1)
+    conv = c.get("compress_s_per_byte", 0.0) * inp["grad_bytes"] if compress else 0.0
+    compute = s * (fb + opt + conv)
+    out = dict(ranks=ranks, hosts=hosts, link=link if ranks > 1 else "-", oversub=s, compute_s=compute,
+               backward_s=s * bwd, comm_s=0.0, lat_s=0.0, bw_s=0.0, exposed_s=0.0, algorithm="-",
+               bytes=n, link_note="")
+    if ranks > 1:
+        lname = "shm" if hosts == 1 else link
+        a, B, note = link_params(inp, lname)
+        out["link_note"] = note
+        bb = (inp["bucket_kb"] if bucket_kb is None else bucket_kb) * 1024
+        sizes = buckets(int(round(n)), int(bb / (2 if compress else 1))) if overlap else [n]
+        duplex = hosts > 1
+        if zero:
+            # tinyddp's ZeRO-1 (zero.c): MPI_Ireduce_scatter then MPI_Iallgatherv after backward,
+            # nothing hidden; libnbc (4.1): binomial reduce + linear scatter, linear allgather
+            if algorithm == "auto":
+                rs, ag = costs.reduce_scatter_libnbc(n, ranks, a, B), costs.allgather_linear(n, ranks, a, B)
+                alg = "binomial+scatter RS, linear AG (libnbc)"
+            elif algorithm == "ring":
+                rs, ag = costs.reduce_scatter(n, ranks, a, B), costs.allgather(n, ranks, a, B)
+                alg = "ring RS+AG"
+            else:
+                rs, ag = costs.reduce_scatter_halving(n, ranks, a, B), costs.allgather_doubling(n, ranks, a, B)
+                alg = "halving RS+doubling AG"
+            cost = costs.add(rs, ag)
+            hideable = tail = costs.total(cost)
+        elif algorithm == "auto":
+            # tinyddp's MPI_Iallreduce(MPI_IN_PLACE, ...): libnbc always takes its binomial tree
+            alg = "binomial (libnbc)"
+            cost = costs.binomial_buckets(sizes, ranks, a, B, duplex)
+            tail = costs.total(costs.binomial(sizes[-1], ranks, a, B))
+            hideable = costs.total(cost)
+        else:
+            parts = [costs.allreduce(algorithm, b, ranks, a, B) for b in sizes]
+            alg = parts[-1][0]
+            cost = costs.add(*[p[1] for p in parts])
+            tail = costs.total(parts[-1][1])
+            hideable = costs.total(cost)
+        comm = s * costs.total(cost) if not duplex else costs.total(cost)
+        window = s * bwd if (overlap and duplex and not zero) else 0.0
+        if duplex:
+            exposed = max(min(tail, comm), hideable - window) + (comm - hideable)
+        else:
+            exposed = comm
+        exposed = max(0.0, exposed)
+        tot = costs.total(cost) or 1.0
+        out.update(comm_s=comm, exposed_s=exposed, lat_s=exposed * cost.lat / tot,
+                   bw_s=exposed * cost.bw / tot, algorithm=alg)
+    step = out["compute_s"] + out["exposed_s"]
+    out["step_s"] = step
+    out["samples_per_s"] = ranks * inp["batch"] / step
+    out["efficiency"] = out["samples_per_s"] / (ranks * inp["batch"] / (fb + c["optimizer_s"]))
+    out["limit"] = limit(out)
+    return out
+
+
+def limit(p):
+    """the largest term of the step: compute, bandwidth or latency"""
+    terms = {"compute": p["compute_s"], "bandwidth": p["bw_s"], "latency": p["lat_s"]}
+    return max(terms, key=terms.get)

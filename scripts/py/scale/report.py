@@ -1,0 +1,79 @@
+"""report.py: the scaling model's tables (checked against measurements, and extended)."""
+from . import model
+
+VARIANTS = {"fp32": (False, False), "bf16": (True, False), "fp32+zero": (False, True),
+            "bf16+zero": (True, True)}
+
+
+def label(m):
+    where = "1 host" if m["hosts"] == 1 else f"{m['hosts']} hosts, {m['link']}"
+    extra = (" bf16" if m.get("compress") else "") + (" zero" if m.get("zero") else "")
+    return f"np={m['ranks']}, {where}{extra}"
+
+
+def checked_rows(inp, a):
+    rows = []
+    for m in inp.get("measured", []):
+        p = model.predict(inp, m["ranks"], m["hosts"], m["link"], m.get("compress", False),
+                          m.get("zero", False), a.algorithm, not a.no_overlap, a.bucket_kb,
+                          cores=inp.get("cores"))
+        err = (p["samples_per_s"] - m["samples_per_s"]) / m["samples_per_s"] * 100
+        note = []
+        if p["oversub"] > 1:
+            note.append(f"{m['ranks']} ranks on {inp.get('cores')} cores: compute x{p['oversub']:g}")
+        rows.append((label(m), p, m["samples_per_s"], err, "; ".join(note)))
+    return rows
+
+
+def checked_table(inp, a):
+    out = ["| configuration | algorithm | compute | exposed comm | predicted samples/s | measured | error | limited by | note |",
+           "|---|---|---:|---:|---:|---:|---:|---|---|"]
+    for name, p, meas, err, note in checked_rows(inp, a):
+        out.append(f"| {name} | {p['algorithm']} | {p['compute_s'] * 1e6:.0f} us | {p['exposed_s'] * 1e6:.0f} us "
+                   f"| {p['samples_per_s']:,.0f} | {meas:,.0f} | {err:+.1f}% | {p['limit']} | {note} |")
+    return "\n".join(out)
+
+
+def extension_table(inp, a):
+    out = ["| ranks | link | variant | algorithm | compute | comm | exposed | predicted samples/s | efficiency | limited by |",
+           "|---:|---|---|---|---:|---:|---:|---:|---:|---|"]
+    notes = set()
+    for link in a.links:
+        for r in a.ranks:
+            for v in a.variants:
+                comp, zero = VARIANTS[v]
+                p = model.predict(inp, r, r, link, comp, zero, a.algorithm, not a.no_overlap, a.bucket_kb)
+                notes.add(f"{link}: {p['link_note']}")
+                out.append(f"| {r} | {link} | {v} | {p['algorithm']} | {p['compute_s'] * 1e3:.3f} ms "
+                           f"| {p['comm_s'] * 1e3:.3f} ms | {p['exposed_s'] * 1e3:.3f} ms "
+                           f"| {p['samples_per_s']:,.0f} | {p['efficiency']:.2f} | {p['limit']} |")
+    out.append("")
+    out.append("One rank per host, each computing as this machine's serial run; links: "
+               + "; ".join(sorted(notes)) + ".")
+    return "\n".join(out)
+
+
+def predict_line(inp, a, spec):
+    r, h, link = spec
+    comp, zero = VARIANTS[a.variants[0]]
+    p = model.predict(inp, r, h, link, comp, zero, a.algorithm, not a.no_overlap, a.bucket_kb,
+                      cores=inp.get("cores") if a.shared_cores else None)
+    return (f"predict ranks={r} hosts={h} link={p['link']} variant={a.variants[0]} algorithm={p['algorithm']}: "
+            f"compute {p['compute_s'] * 1e6:.3f} us, comm {p['comm_s'] * 1e6:.3f} us "
+            f"(latency {p['lat_s'] * 1e6:.3f} us, bandwidth {p['bw_s'] * 1e6:.3f} us exposed), "
+            f"exposed {p['exposed_s'] * 1e6:.3f} us, step {p['step_s'] * 1e6:.3f} us, "
+            f"{p['samples_per_s']:.1f} samples/s, efficiency {p['efficiency']:.4f}, limited by {p['limit']}")
+
+
+def header(inp):
+    c = inp["compute"]
+    lines = [f"# scale-model: {inp.get('model', '?')}, {inp.get('params', '?')} parameters, "
+             f"{inp['grad_bytes']} gradient bytes per step, batch {inp['batch']} per rank, "
+             f"buckets {inp.get('bucket_kb')} KB",
+             f"# inputs measured on {inp.get('machine', '?')}, commit {inp.get('commit', '?')}, "
+             f"load {inp.get('load_before', '?')} before, {inp.get('load_after', '?')} after",
+             f"# compute per step: forward+backward {(c['step_s'] - c['optimizer_s']) * 1e6:.1f} us "
+             f"(backward {c['backward_fraction']:.2f} of it), optimizer {c['optimizer_s'] * 1e6:.1f} us"]
+    for k, lk in inp["links"].items():
+        lines.append(f"# link {k}: alpha {lk['alpha_s'] * 1e6:.2f} us, B {lk['bandwidth_Bps'] / 1e9:.4f} GB/s")
+    return "\n".join(lines)

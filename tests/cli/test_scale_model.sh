@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# test_scale_model.sh: scripts/scale-model on a saved inputs file (no MPI, no measuring; fast):
+#  1. the table of predictions beside measurements, and the extension rows (16..1024 ranks on
+#     10, 25 and 100 Gbit/s links, each saying what limits it);
+#  2. the arithmetic of known cases is exact (round-number inputs, worked by hand below);
+#  3. Open MPI's choice of algorithm by size and ranks;
+#  4. bad options exit 2 with one line naming the option, and print nothing on stdout.
+# Prints "N passed, N failed"; exits non-zero on any failure.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+SM="$SRC/scripts/scale-model"
+IN="$SRC/tests/reference/scale-inputs.json"
+run() { timeout -k 5 30 "$SM" --inputs "$IN" "$@"; }
+has() { grep -qF -- "$2" "$1" && ok || bad "$3: expected '$2' in:"$'\n'"$(head -c 3000 "$1")"; }
+
+# ---------------------------------------------------------------- 1. the tables
+run >"$T/out" 2>"$T/err"
+check "default run exits 0" test $? = 0
+check "default run writes nothing on stderr" test ! -s "$T/err"
+has "$T/out" "| configuration | algorithm | compute | exposed comm | predicted samples/s | measured | error |" "checked table"
+# np=2 on one host: compute 1100 us; libnbc binomial over shared memory (no duplex, nothing hidden):
+# 4 buckets (3 x 262144 + 213568 B), 2 messages each: lat 8 x 1 us, bytes 2 x 1e6 / 1e10 = 200 us
+# -> 208 us; 128 / 1308 us = 97,859 samples/s against 100,000 measured: -2.1%
+has "$T/out" "| np=2, 1 host | binomial (libnbc) | 1100 us | 208 us | 97,859 | 100,000 | -2.1% | compute |" "np=2 row"
+has "$T/out" "| np=4, 1 host | binomial (libnbc) | 2200 us | 832 us | 84,433 | 90,000 | -6.2% | compute | 4 ranks on 2 cores: compute x2 |" "np=4 row (oversubscribed)"
+has "$T/out" "| np=2, 2 hosts, 1gbit |" "2-host row"
+for r in 16 64 256 1024; do
+    for l in 10gbit 25gbit 100gbit; do
+        n=$(grep -cE "^\| $r \| $l \| (fp32|bf16|bf16\+zero) \| .*\| (compute|bandwidth|latency) \|$" "$T/out")
+        check "extension rows for $r ranks on $l (got $n of 3)" test "$n" = 3
+    done
+done
+has "$T/out" "25gbit: nominal x 0.80 efficiency and alpha of 10gbit" "unmeasured links say how they were derived"
+
+# ---------------------------------------------------------------- 2. exact arithmetic
+# ring, 4 ranks on 10 Gbit (alpha 10 us, B 1e9 B/s), 1e6 bytes, no overlap:
+# latency 2(P-1) alpha = 60 us; bandwidth 2(P-1)/P n/B = 1500 us; step 1100 + 1560 = 2660 us;
+# 4 x 64 / 2660 us = 96240.6 samples/s
+run --predict 4:4:10gbit --algorithm ring --no-overlap --variants fp32 >"$T/p1" 2>&1
+has "$T/p1" "predict ranks=4 hosts=4 link=10gbit variant=fp32 algorithm=ring: compute 1100.000 us, comm 1560.000 us (latency 60.000 us, bandwidth 1500.000 us exposed), exposed 1560.000 us, step 2660.000 us, 96240.6 samples/s, efficiency 0.4135, limited by bandwidth" "ring, 4 hosts"
+# libnbc binomial, 2 hosts, overlap: buckets 3 x 262144 + 213568; a two-stage pipeline:
+# comm = L (k+1) alpha + L (n + biggest) / B = 50 + 1262.144 = 1312.144 us; backward (500 us) hides
+# that much: exposed 812.144 us (more than the last bucket alone, 2 (10 + 213.568) = 447.136 us)
+run --predict 2:2:10gbit >"$T/p2" 2>&1
+has "$T/p2" "algorithm=binomial (libnbc): compute 1100.000 us, comm 1312.144 us (latency 30.947 us, bandwidth 781.197 us exposed), exposed 812.144 us, step 1912.144 us, 66940.6 samples/s" "binomial, 2 hosts"
+# bf16 + ZeRO-1, 4 hosts, libnbc as Open MPI 4.1 runs zero.c's calls: n = 5e5, L = log2(4) = 2;
+# reduce-scatter = binomial reduce + linear scatter: lat (2 + 3) alpha = 50 us,
+# bytes (2 + 3/4) n / B = 1375 us; linear allgather: 3 alpha = 30 us, 3/4 n / B = 375 us; nothing
+# hidden: 1830 us; optimizer / 4: compute 1000 + 25 = 1025 us; 256 / 2855 us = 89667.3 samples/s
+run --predict 4:4:10gbit --variants bf16+zero >"$T/p3" 2>&1
+has "$T/p3" "compute 1025.000 us, comm 1830.000 us (latency 80.000 us, bandwidth 1750.000 us exposed), exposed 1830.000 us, step 2855.000 us, 89667.3 samples/s" "bf16 + ZeRO, 4 hosts"
+run --predict 1:1 >"$T/p4" 2>&1
+has "$T/p4" "step 1100.000 us, 58181.8 samples/s, efficiency 1.0000, limited by compute" "one rank"
+
+# ---------------------------------------------------------------- 3. Open MPI's choice (4.1 tuned)
+run --predict 2:2:10gbit --algorithm tuned --no-overlap >"$T/p5" 2>&1
+has "$T/p5" "algorithm=rabenseifner" "P=2, 1 MB: rabenseifner"
+run --predict 64:64:10gbit --algorithm tuned --bucket-kb 4 >"$T/p6" 2>&1
+has "$T/p6" "algorithm=recursive-doubling" "P=64, 4 KB buckets: the last bucket by recursive doubling"
+
+# ---------------------------------------------------------------- 4. bad options
+bad_opt() { # WHAT NEEDLE ARGS...
+    local what=$1 needle=$2
+    shift 2
+    timeout -k 5 30 "$SM" "$@" >"$T/bo" 2>"$T/be"
+    local st=$?
+    check "$what: exit 2 (got $st)" test $st = 2
+    check "$what: one line on stderr" test "$(wc -l <"$T/be")" = 1
+    has "$T/be" "$needle" "$what"
+    check "$what: nothing on stdout" test ! -s "$T/bo"
+}
+bad_opt "unknown option" "unrecognized arguments: --frobnicate" --inputs "$IN" --frobnicate
+bad_opt "--ranks 0" "--ranks: every value must be in" --inputs "$IN" --ranks 0
+bad_opt "--ranks x" "--ranks: 'x' is not" --inputs "$IN" --ranks x
+bad_opt "--links" "--links: '10foo' is not a rate" --inputs "$IN" --links 10foo
+bad_opt "--variants" "--variants: 'fp8' is not one of" --inputs "$IN" --variants fp8
+bad_opt "--algorithm" "--algorithm: invalid choice" --inputs "$IN" --algorithm magic
+bad_opt "--predict 3:2" "--predict: '3:2' is not RANKS:HOSTS" --inputs "$IN" --predict 3:2
+bad_opt "--predict unmeasured link name" "--predict: '2:2:wifi' is not" --inputs "$IN" --predict 2:2:wifi
+bad_opt "--save without --measure" "--save: only with --measure" --inputs "$IN" --save "$T/x.json"
+bad_opt "missing inputs" "--inputs: cannot read '$T/none.json'" --inputs "$T/none.json"
+echo '{"links": {}}' >"$T/partial.json"
+bad_opt "inputs without compute" "no 'compute'" --inputs "$T/partial.json"
+check "no file left by --save" test ! -e "$T/x.json"
+
+finish
