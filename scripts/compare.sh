@@ -3,7 +3,8 @@
 # on the same data for the same number of steps in every mode (serial at the same global batch,
 # DP, DP --dp-cache, DP --gil, DP --gil --dp-cache, DDP, hybrid ranks x threads) for each worker
 # count, repeats every run, runs DDP across 2 simulated hosts (root only), and writes
-# results/compare.md, results/compare.json and the plots results/compare_{speed,split}.png.
+# results/compare.md, results/compare.json and the plots results/compare_{speed,split}.png, and
+# the training curves of serial, DP and DDP on one global batch, results/compare_curves.png.
 # The Markdown is also printed on stdout; progress goes to stderr.
 set -euo pipefail
 
@@ -30,13 +31,16 @@ Options (default in brackets):
   --data DIR|synthetic  training data [ddp_train's: /usr/share/datasets/fashion-mnist when present]
   --link-rate RATE      bandwidth of the simulated link between the 2 hosts (tc tbf) [1gbit]
   --no-cluster          skip the 2-host DDP run (it needs root; skipped with a note otherwise)
-  --no-plots            skip the gnuplot PNGs
+  --no-plots            skip the gnuplot PNGs (the curves too)
+  --no-curves           skip the curves: 3 extra runs (serial, DP, DDP; 2 workers, first model,
+                        4 x its steps) with --metrics, drawn by scripts/py/plot_curves.py
   --out DIR             where the results go [results/ in the repository]
   --bin DIR             where ddp_train is [\$TDP_BIN, else build/bin]
   -h, --help            this text
 
 Outputs (each written to a temporary file, then renamed; nothing is replaced on failure):
-  DIR/compare.md, DIR/compare.json, DIR/compare_speed.png, DIR/compare_split.png
+  DIR/compare.md, DIR/compare.json, DIR/compare_speed.png, DIR/compare_split.png,
+  DIR/compare_curves.png
 Environment: TDP_SEED_TABLE (the kernels table script) [scripts/seed-table.sh].
 Exit status: 0 done, 1 a run failed, 2 bad option or missing prerequisite.
 EOF
@@ -53,7 +57,7 @@ fail() {
 
 ORIG_ARGS=("$@")
 quick=0 kernels=0 models="" workers="" repeats=3 steps="" batch=64 hthreads=2 data="" rate=1gbit
-cluster=1 plots=1 out="$ROOT/results" bin="${TDP_BIN:-$ROOT/build/bin}"
+cluster=1 plots=1 curves=1 out="$ROOT/results" bin="${TDP_BIN:-$ROOT/build/bin}"
 need_val() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value (see --help)"; }
 while (($#)); do
     case $1 in
@@ -62,6 +66,7 @@ while (($#)); do
     --with-kernels) kernels=1; shift ;;
     --no-cluster) cluster=0; shift ;;
     --no-plots) plots=0; shift ;;
+    --no-curves) curves=0; shift ;;
     --models | --workers | --repeats | --steps | --batch | --hybrid-threads | --data | --link-rate | --out | --bin)
         need_val "$@"
         case $1 in
@@ -283,6 +288,27 @@ else
     cluster_args=(--cluster "$TMP/cluster.tsv")
 fi
 
+# the curves: serial, DP and DDP on the same global batch (2 workers), the first model, 4 x its
+# steps, a --metrics record every 1/40 of them; drawn against steps and against time
+((plots)) || curves=0
+if ((curves)); then
+    m=${MODELS[0]}
+    cs=$((4 * STEPS[$m]))
+    every=$(((cs + 39) / 40))
+    curve=("$bin/ddp_train" --model "$ROOT/models/$m.cfg" --max-steps "$cs" "${common[@]}" --log-every "$every")
+    for v in serial dp ddp; do
+        case $v in
+        serial) cmd=("${curve[@]}" --mode serial --batch $((batch * 2))) ;;
+        dp) cmd=("${curve[@]}" --mode dp --workers 2 --batch "$batch") ;;
+        ddp) cmd=(mpirun -np 2 --bind-to none -x OPENBLAS_NUM_THREADS "${curve[@]}" --mode ddp --batch "$batch")
+            ((cores >= 2)) || cmd=("${cmd[@]:0:3}" --oversubscribe "${cmd[@]:3}") ;;
+        esac
+        run_one "$TMP/curve-$v.log" "$TMP/curve-$v.json" "${cmd[@]}" --metrics "$TMP/curve-$v.jsonl"
+        [[ -s $TMP/curve-$v.jsonl ]] || fail "the curve run wrote no metrics: ${cmd[*]}"
+        echo "compare.sh: curves: $m $v, $cs steps: $(sps_of "$TMP/curve-$v.json") samples/s" >&2
+    done
+fi
+
 # the report
 if [[ $data == synthetic ]]; then
     data_desc="synthetic (ddp_train's built-in set)"
@@ -302,7 +328,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 COMMIT=$(git -C "$ROOT" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 M_LOAD_BEFORE=$LOAD_BEFORE M_LOAD_AFTER=$LOAD_AFTER M_COMMIT=$COMMIT \
     M_DATE=$(date -u +%Y-%m-%dT%H:%MZ) M_COMMAND=$cmdline M_QUICK=$quick M_KERNELS=$kernels \
-    M_PLOTS=$plots M_CORES=$cores M_CPU=${cpu:-unknown CPU} M_UNAME=$(uname -sr) \
+    M_PLOTS=$plots M_CURVES=$curves M_CORES=$cores M_CPU=${cpu:-unknown CPU} M_UNAME=$(uname -sr) \
     M_BLAS=$(sed -n 's/.*"blas": "\(.*\)".*/\1/p' "$(cut -f7 "$TMP/runs.tsv" | head -n 1)") \
     M_DATA=$data_desc \
     M_MODELS="${MODELS[*]}" M_WORKERS="${WORKERS[*]}" M_STEPS=$steps_list M_REPEATS=$repeats \
@@ -315,6 +341,7 @@ meta = {
     "quick": e["M_QUICK"] == "1",
     "with_kernels": e["M_KERNELS"] == "1",
     "plots": e["M_PLOTS"] == "1",
+    "curves": e["M_CURVES"] == "1",
     "cores": int(e["M_CORES"]),
     "cpu": e["M_CPU"].strip(),
     "kernel": e["M_UNAME"],
@@ -345,10 +372,17 @@ if ((plots)); then
         fail "gnuplot failed: $(tail -5 "$TMP/gnuplot.log")"
     [[ -s $STAGE/compare_speed.png && -s $STAGE/compare_split.png ]] || fail "gnuplot wrote no PNG"
 fi
+if ((curves)); then
+    "$PY" "$ROOT/scripts/py/plot_curves.py" --out "$STAGE/compare_curves.png" \
+        --title "${MODELS[0]}: serial (batch $((batch * 2))), DP and DDP (2 x $batch): the same global batch; $cores cores" \
+        serial="$TMP/curve-serial.jsonl" DP="$TMP/curve-dp.jsonl" DDP="$TMP/curve-ddp.jsonl" \
+        2>"$TMP/curves.err" || fail "plot_curves.py failed: $(tail -3 "$TMP/curves.err")"
+fi
 
 # into place: every file complete before any rename
 files=(compare.json compare.md)
 ((plots == 0)) || files+=(compare_speed.png compare_split.png)
+((curves == 0)) || files+=(compare_curves.png)
 for f in "${files[@]}"; do
     mv -f "$STAGE/$f" "$out/$f"
 done

@@ -223,6 +223,10 @@ static int train(run_t *r) {
 
     report_t rep;
     report_init(&rep, !s->o.quiet && r->rank == 0);
+    metrics_t metrics; /* rank 0's curves (--metrics) */
+    metrics_init(&metrics);
+    report_configure(&rep, (progress_t)s->o.progress, s->o.log_every,
+                     r->rank == 0 && s->o.metrics_path[0] ? &metrics : NULL);
     double t0 = tdp_now();
     if (rc == TDP_OK)
         rc = trainer_run(t,
@@ -256,8 +260,11 @@ static int train(run_t *r) {
         .rank = r->rank,
         .seconds = seconds,
         .broadcast_bytes = broadcast_bytes,
+        .metrics = rep.metrics,
     };
-    return outputs_write(&end, rc, &r->err);
+    rc = outputs_write(&end, rc, &r->err);
+    metrics_free(&metrics);
+    return rc;
 }
 
 /* Set-up and the agreement of every rank on its outcome: TDP_OK to train, else how the run ends. */

@@ -9,6 +9,7 @@
 enum { M_SERIAL = 1 << MODE_SERIAL, M_DP = 1 << MODE_DP, M_DDP = 1 << MODE_DDP };
 
 static const char *const MODES[] = {"serial", "dp", "ddp", NULL};
+static const char *const PROGRESS[] = {"auto", "bar", "lines", "off", NULL};
 static const char *const IN_MODE[] = {"--mode serial", "--mode dp", "--mode ddp", NULL};
 
 static int set_schedule(void *opts, const char *v, tdp_err_t *err);
@@ -96,6 +97,19 @@ static const cmdline_opt_t SPECS[] = {
     CMDLINE_OPT("synthetic-test", CMDLINE_LONG, OFF(synthetic_test), 1, 10000000, "N",
                 "test samples of the synthetic set"),
     CMDLINE_OPT("quiet", CMDLINE_FLAG, OFF(quiet), 0, 0, NULL, "print only errors"),
+    /* progress and curves (issue 16) */
+    CMDLINE_OPT("progress", CMDLINE_CHOICE, OFF(progress), 0, 0, "auto|bar|lines|off",
+                "auto: a live bar when the output reaches a terminal (through mpirun too), "
+                "lines with --log-every",
+                .choices = PROGRESS),
+    CMDLINE_OPT("log-every", CMDLINE_LONG, OFF(log_every), 1, 1e15, "N",
+                "print a line (step, epoch, loss, samples/s, comm, ETA) and a --metrics record "
+                "every N steps",
+                .def = "none"),
+    CMDLINE_OPT("metrics", CMDLINE_STRING, OFF(metrics_path), 0, 0, "FILE",
+                "write the curves: a JSON object per line, every --log-every steps and every "
+                "epoch",
+                .size = OPT_PATH_LEN),
     CMDLINE_INFO(options_t),
 };
 static const cmdline_t TABLE = CMDLINE_TABLE(SPECS);

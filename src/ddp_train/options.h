@@ -45,7 +45,10 @@ typedef struct {
     double comm_timeout;    /* ddp: seconds, 0 = none */
     long check_sync;        /* ddp: steps, 0 = none */
     double switch_interval; /* --gil: milliseconds */
-    uint64_t given;         /* bit k: the k-th option of the table was on the command line */
+    int progress;           /* progress_t (report.h): auto, bar, lines, off */
+    long log_every;         /* steps; 0: none */
+    char metrics_path[OPT_PATH_LEN];
+    uint64_t given; /* bit k: the k-th option of the table was on the command line */
 } options_t;
 
 /* Parse argv. Bad values and unknown options: TDP_EINPUT with a one-line message. Numbers follow

@@ -109,6 +109,9 @@ int outputs_write(const run_end_t *e, int rc, tdp_err_t *err) {
     out_stage_begin();
     if (rc == TDP_OK && e->trace != NULL)
         rc = write_trace(e, err);
+    /* the curves of the steps run, a stopped run's too */
+    if (rc == TDP_OK && e->metrics != NULL)
+        rc = metrics_write(e->metrics, s->o.metrics_path, err);
     int stopped = rc == TDP_OK && t->stopped; /* no summary, no weights: not finished */
     if (stopped)
         rc = -1;

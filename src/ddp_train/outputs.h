@@ -22,12 +22,13 @@ typedef struct {
     int rank;
     double seconds;         /* the training run's, from the start of trainer_run */
     double broadcast_bytes; /* the replication of rank 0's weights */
+    metrics_t *metrics;     /* rank 0's curves; NULL: no --metrics */
 } run_end_t;
 
-/* Write the end of the run's outputs (trace, last checkpoint, weights, summary), all or none,
- * after training ended with rc (negative: a failure already reported), and report how it ended.
- * Returns TDP_OK, RUN_STOPPED (a stop request, its checkpoint written) or the failure's status,
- * reported. */
+/* Write the end of the run's outputs (trace, metrics, last checkpoint, weights, summary), all or
+ * none, after training ended with rc (negative: a failure already reported), and report how it
+ * ended. Returns TDP_OK, RUN_STOPPED (a stop request, its checkpoint written) or the failure's
+ * status, reported. */
 int outputs_write(const run_end_t *e, int rc, tdp_err_t *err);
 
 #endif

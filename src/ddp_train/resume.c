@@ -15,8 +15,9 @@
  *
  * `all` covers every option that changes what any rank computes or which collectives it calls,
  * the model, every byte of both data sets, and the resume state. What may differ between ranks:
- * the paths of --json, --dump-weights, --trace and --checkpoint, and --quiet (only rank 0 writes
- * and prints; whether --trace and --checkpoint are given must agree, since every rank takes part
+ * the paths of --json, --dump-weights, --trace, --metrics and --checkpoint, and --quiet,
+ * --progress and --log-every (only rank 0 writes and prints, from what it has without another
+ * collective; whether --trace and --checkpoint are given must agree, since every rank takes part
  * in gathering the trace and in the sums a checkpoint stores), the --model and --data paths
  * (their contents must agree: the model's shape, the data's bytes), --synthetic-train and
  * --synthetic-test (through the data), and --resume's path (the state read from it must

@@ -59,15 +59,13 @@ int launcher_world_size(void) {
  * with X. */
 static int check_files(const setup_t *s, tdp_err_t *err) {
     const options_t *o = &s->o;
-    run_file_t f[4 + 1 + 1 + 4] = {
-        {"checkpoint", o->checkpoint_path, 1, "resume"},
-        {"json", o->json_path, 1, NULL},
-        {"dump-weights", o->dump_weights_path, 1, NULL},
-        {"trace", o->trace_path, 1, NULL},
-        {"model", s->model_path, 0, NULL},
+    run_file_t f[5 + 1 + 1 + 4] = {
+        {"checkpoint", o->checkpoint_path, 1, "resume"}, {"json", o->json_path, 1, NULL},
+        {"dump-weights", o->dump_weights_path, 1, NULL}, {"trace", o->trace_path, 1, NULL},
+        {"metrics", o->metrics_path, 1, NULL},           {"model", s->model_path, 0, NULL},
         {"resume", o->resume_path, 0, "checkpoint"},
     };
-    int n = 6, rc = tdp_open_input("--resume", o->resume_path, NULL, err);
+    int n = 7, rc = tdp_open_input("--resume", o->resume_path, NULL, err);
     char data[DATASET_NFILES][4096 + 32];
     if (strcmp(o->data, "synthetic") != 0) {
         for (int i = 0; i < DATASET_NFILES; i++) {
@@ -191,6 +189,7 @@ int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
         (rc = out_check("json", o->json_path, err)) != TDP_OK ||
         (rc = out_check("dump-weights", o->dump_weights_path, err)) != TDP_OK ||
         (rc = out_check("trace", o->trace_path, err)) != TDP_OK ||
+        (rc = out_check("metrics", o->metrics_path, err)) != TDP_OK ||
         (rc = check_files(s, err)) != TDP_OK)
         return rc;
 

@@ -190,9 +190,19 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
                 t->train_seconds = train_time + (tdp_now() - e0);
                 return TDP_OK;
             }
-            if (rep->tty)
-                report_progress(rep, e + 1, (long)b + 1, (long)t->batches,
-                                t->ep_loss / ((double)t->ep_steps * (double)global));
+            report_step(rep, &(step_stats_t){
+                                 .epoch = e + 1,
+                                 .epochs = c->epochs,
+                                 .step_in_epoch = (long)b + 1,
+                                 .steps_in_epoch = (long)t->batches,
+                                 .steps = t->steps,
+                                 .planned = t->planned_steps,
+                                 .loss_sum = step_loss,
+                                 .samples = (double)global,
+                                 .epoch_loss = t->ep_loss / ((double)t->ep_steps * (double)global),
+                                 .lr = sgd.lr,
+                                 .comm_seconds = eng->comm_seconds ? eng->comm_seconds(self) : -1.0,
+                             });
         }
         double epoch_time = tdp_now() - e0;
         train_time += epoch_time;

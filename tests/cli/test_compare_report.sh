@@ -169,12 +169,12 @@ mkdir -p "$T/fake"
 cat >"$T/fake/ddp_train" <<'EOF'
 #!/usr/bin/env bash
 set -eu
-mode=ddp workers=1 steps=0 batch=64 json="" gil=0 cache=0
+mode=ddp workers=1 steps=0 batch=64 json="" gil=0 cache=0 metrics=""
 while (($#)); do
     case $1 in
     --mode) mode=$2; shift 2 ;; --workers) workers=$2; shift 2 ;; --max-steps) steps=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;; --json) json=$2; shift 2 ;; --gil) gil=1; shift ;;
-    --dp-cache) cache=1; shift ;; --quiet) shift ;; *) shift 2 ;;
+    --dp-cache) cache=1; shift ;; --quiet) shift ;; --metrics) metrics=$2; shift 2 ;; *) shift 2 ;;
     esac
 done
 [[ -z ${FAKE_FAIL:-} ]] || { echo "ddp_train: fake failure" >&2; exit 1; }
@@ -199,6 +199,13 @@ cat >"$json.tmp" <<JSON
  "gather_seconds": 0, "optimizer_seconds": 0}
 JSON
 mv "$json.tmp" "$json"
+if [[ -n $metrics ]]; then # the curves: a loss falling with the steps, at this mode's speed
+    for s in 1 2 3 4; do
+        t=$(awk -v s="$s" -v g="$gb" -v v="$sps" 'BEGIN{print s * g / v}')
+        echo "{\"kind\": \"step\", \"step\": $s, \"epoch\": 1, \"loss\": 0.$((9 - s)), \"seconds\": $t}"
+    done >"$metrics"
+    echo "{\"kind\": \"epoch\", \"step\": 4, \"epoch\": 1, \"loss\": 0.6, \"test_accuracy\": 0.8, \"seconds\": 1}" >>"$metrics"
+fi
 EOF
 chmod +x "$T/fake/ddp_train"
 mkdir -p "$T/keep"
@@ -223,6 +230,9 @@ has "$T/fake.md" "DDP across hosts was not measured in this run (skipped: --no-c
 has "$T/fake.md" "Not included: $T/no-such-seed-table.sh does not exist yet" "missing kernels table noted"
 grep -q "kernels table NOT included" "$T/fake.err" && ok || bad "missing kernels table not said on stderr"
 cmp -s "$T/fake.md" "$T/keep/compare.md" && ok || bad "stdout and compare.md differ"
+has "$T/fake.md" "compare_curves.png" "curves named in the report"
+[[ $(file -b "$T/keep/compare_curves.png") == "PNG image data, 1400 x 1000"* ]] && ok ||
+    bad "compare_curves.png: $(file -b "$T/keep/compare_curves.png")"
 printf '#!/bin/sh\necho "| kernel | threads |"\necho "|---|---|"\necho "| primes | 4.2 |"\n' >"$T/seed.sh"
 chmod +x "$T/seed.sh"
 TDP_SEED_TABLE="$T/seed.sh" "$CMP" --bin "$T/fake" --out "$T/keep" --models tiny --workers 2 \

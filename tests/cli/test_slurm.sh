@@ -106,8 +106,9 @@ submit() {
 show_out() { echo; tail -n 25 "$JOBS/$1.out" 2>/dev/null; }
 
 # ---------------------------------------------------------------------------------------------
-# 1. ddp.sbatch, 2 nodes x 2 tasks, against 4 local ranks
-id=$(EPOCHS=3 submit ddp -N 2 --ntasks-per-node=2 -- "$SRC/scripts/slurm/ddp.sbatch" "${SYN[@]}")
+# 1. ddp.sbatch, 2 nodes x 2 tasks, against 4 local ranks (with a progress line every 16 steps:
+# 3 epochs of 32 steps)
+id=$(EPOCHS=3 submit ddp -N 2 --ntasks-per-node=2 -- "$SRC/scripts/slurm/ddp.sbatch" "${SYN[@]}" --log-every 16)
 [[ $id =~ ^[0-9]+$ ]] && ok || bad "sbatch ddp.sbatch: '$id'"
 wait_dir "$JOBS/ddp" 120
 [[ $(job_field "$id" JobState) == COMPLETED && $(job_field "$id" ExitCode) == 0:0 ]] && ok ||
@@ -121,6 +122,11 @@ mpirun_ -np 4 "$BIN/ddp_train" "${LOCAL[@]}" --epochs 3 --dump-weights "$T/local
 cmp -s "$JOBS/ddp/weights.bin" "$T/local4.bin" && ok ||
     bad "ddp job on 2 nodes x 2 tasks: weights differ from mpirun -np 4"
 grep -q "^\[.*\] tinyddp $id: finished" "$JOBS/ddp.out" && ok || bad "ddp job: no 'finished' line$(show_out ddp)"
+# srun: the lines of --log-every reach the job's log as plain lines (no bar, no carriage return)
+L=$JOBS/ddp/train.log
+[[ $(grep '^step ' "$L" | sed 's/^step \([0-9]*\)\/.*/\1/' | tr '\n' ' ') == "16 32 48 64 80 96 " ]] &&
+    ! grep -q $'\r' "$L" && (($(grep '^step ' "$L" | awk '{ if (length > m) m = length } END { print m + 0 }') <= 100)) &&
+    ok || bad "ddp job: --log-every 16 lines in train.log: $(grep '^step ' "$L" | cat -A)"
 
 # 2. hybrid.sbatch, 2 nodes x 1 rank x 2 threads, against 2 local ranks x 2 threads
 id=$(EPOCHS=3 submit hybrid -N 2 --ntasks-per-node=1 --cpus-per-task=2 -- "$SRC/scripts/slurm/hybrid.sbatch" "${SYN[@]}")

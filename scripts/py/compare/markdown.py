@@ -133,6 +133,9 @@ def kernels_and_plots(doc):
     if meta.get("plots"):
         out += ["Plots: `compare_speed.png` (samples/s against workers), `compare_split.png` "
                 "(time split per mode).", ""]
+    if meta.get("curves"):
+        out += ["Curves: `compare_curves.png` (the training loss and accuracy of serial, DP and DDP on "
+                "the same global batch, against steps and against wall-clock time).", ""]
     return out
 
 
