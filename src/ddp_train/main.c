@@ -36,6 +36,7 @@ typedef struct {
     int have_trainer;
     dp_t dp;
     int use_dp, have_dp;
+    int serial_gil; /* serial --gil (runs on a one-worker dp_t) */
     trace_t trace;
     int tracing;
 } run_t;
@@ -167,10 +168,14 @@ static int make_trainer(run_t *r, int world) {
     int rc = trainer_init(&r->t, &tc, &r->err);
     r->have_trainer = 1; /* trainer_init frees what it allocated when it fails */
     r->use_dp = o->mode == MODE_DP;
-    if (rc == TDP_OK && r->use_dp) {
-        rc = dp_init(&r->dp, &s->model, o->workers, s->batch, o->dp_pool, o->gil,
+    /* serial --gil: the serial step under the interpreter's costs, with a one-worker dp_t's lock */
+    r->serial_gil = o->mode == MODE_SERIAL && o->gil;
+    if (rc == TDP_OK && (r->use_dp || r->serial_gil)) {
+        rc = dp_init(&r->dp, &s->model, r->use_dp ? o->workers : 1, s->batch, o->dp_pool, o->gil,
                      o->switch_interval / 1000.0, o->dp_cache, &r->err);
         r->have_dp = rc == TDP_OK;
+        if (rc == TDP_OK && o->gil)
+            dp_set_calibration(&r->dp, &s->gilcal);
         if (rc == TDP_OK && o->dp_cache && !r->dp.cache_ok)
             fprintf(stderr,
                     "%s: warning: --dp-cache has no effect: this allocator ignores "
@@ -230,12 +235,13 @@ static int train(run_t *r) {
     double t0 = tdp_now();
     if (rc == TDP_OK)
         rc = trainer_run(t,
-                         d           ? &ddp_engine
-                         : r->use_dp ? &dp_engine
-                                     : &serial_engine,
-                         d           ? (void *)d
-                         : r->use_dp ? (void *)&r->dp
-                                     : NULL,
+                         d               ? &ddp_engine
+                         : r->use_dp     ? &dp_engine
+                         : r->serial_gil ? &serial_gil_engine
+                                         : &serial_engine,
+                         d                              ? (void *)d
+                         : (r->use_dp || r->serial_gil) ? (void *)&r->dp
+                                                        : NULL,
                          &rep, &r->err);
     double seconds = tdp_now() - t0;
     if (rc != TDP_OK && d) {
@@ -255,7 +261,7 @@ static int train(run_t *r) {
         .s = s,
         .t = t,
         .d = d,
-        .dp = r->use_dp ? &r->dp : NULL,
+        .dp = r->use_dp || r->serial_gil ? &r->dp : NULL,
         .trace = r->tracing ? &r->trace : NULL,
         .rank = r->rank,
         .seconds = seconds,

@@ -61,8 +61,13 @@ static const cmdline_opt_t SPECS[] = {
                 .scope = M_DDP),
     CMDLINE_OPT("deterministic", CMDLINE_FLAG, OFF(deterministic), 0, 0, NULL,
                 "fixed reduction order: bitwise-reproducible runs"),
-    CMDLINE_OPT("gil", CMDLINE_FLAG, OFF(gil), 0, 0, NULL, "dp: emulate the interpreter lock",
-                .scope = M_DP),
+    CMDLINE_OPT("gil", CMDLINE_FLAG, OFF(gil), 0, 0, NULL,
+                "dp: emulate the interpreter lock (serial: its costs, one thread)",
+                .scope = M_DP | M_SERIAL),
+    CMDLINE_OPT("gil-calibration", CMDLINE_STRING, OFF(gil_calibration), 0, 0, "FILE",
+                "--gil: the interpreter's costs (scripts/gil-calibrate writes one)",
+                .size = OPT_PATH_LEN, .def = OPT_DEFAULT_GILCAL ", shipped beside the models",
+                .scope = M_DP | M_SERIAL),
     CMDLINE_OPT("switch-interval", CMDLINE_REAL, OFF(switch_interval), 0.001, 10000, "MS",
                 "--gil: a waiting thread asks the holder to drop the lock after this long",
                 .scope = M_DP),
@@ -147,6 +152,7 @@ static const options_t DEFAULTS = {.mode = MODE_DDP,
                                    .lr_cosine = 1,
                                    .accum = 1,
                                    .switch_interval = 5.0,
+                                   .gil_calibration = OPT_DEFAULT_GILCAL,
                                    .bucket_kb = OPT_DEFAULT_BUCKET_KB,
                                    .workers = 1,
                                    .synthetic_train = 10000,
@@ -180,6 +186,8 @@ static int check_applicable(const options_t *o, tdp_err_t *err) {
     int rc = cmdline_check_scope(&TABLE, given, 1u << o->mode, IN_MODE, err);
     if (rc != TDP_OK)
         return rc;
+    if (options_given(o, "gil-calibration") && !o->gil)
+        return tdp_fail(err, TDP_EINPUT, "--gil-calibration applies to --gil only");
     if (options_given(o, "switch-interval") && !o->gil)
         return tdp_fail(err, TDP_EINPUT, "--switch-interval applies to --mode dp --gil only");
     if (!o->data_is_default && strcmp(o->data, "synthetic") != 0)

@@ -27,6 +27,7 @@ typedef struct {
     int workers;
     int deterministic;
     int gil;
+    char gil_calibration[OPT_PATH_LEN]; /* --gil's costs (gilcal.h) */
     int quiet;
     int help;
     int version;

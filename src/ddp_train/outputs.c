@@ -55,6 +55,11 @@ void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
                o->workers, o->dp_pool ? "a persistent pool" : "created every step",
                s->model.nparams * sizeof(float) * (size_t)o->workers,
                o->dp_cache ? "kept mapped" : "returned to the system", o->gil ? "emulated" : "off");
+    if (o->gil) {
+        char cal[1024];
+        gilcal_format(&s->gilcal, cal, sizeof cal);
+        printf("gil: calibration %s: %s\n", s->gilcal_path, cal);
+    }
     if (d && o->workers > 1)
         printf("hybrid: %d threads per rank combine their gradients, then the ranks allreduce "
                "(%s)\n",

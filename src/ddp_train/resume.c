@@ -53,6 +53,11 @@ static void run_config(const setup_t *s, runconfig_t *all, runconfig_t *ck) {
     runconfig_add(all, "--check-sync", "%ld", o->check_sync);
     runconfig_add(all, "--gil", "%s", o->gil ? "on" : "off");
     runconfig_add(all, "--switch-interval", "%s", runconfig_real(o->switch_interval, r));
+    if (o->gil) {
+        char cal[1024];
+        gilcal_format(&s->gilcal, cal, sizeof cal);
+        runconfig_add(all, "--gil-calibration", "%s", cal);
+    }
     runconfig_add(all, "--dp-pool", "%s", o->dp_pool ? "on" : "off");
     runconfig_add(all, "--dp-cache", "%s", o->dp_cache ? "on" : "off");
     runconfig_add(all, "--checkpoint", "%s", o->checkpoint_path[0] ? "given" : "none");

@@ -112,21 +112,21 @@ void stopped_in_setup(void) {
             prog, stop_name(), EXIT_STOPPED);
 }
 
-/* The default model, models/fashion-mlp.cfg: in the working directory, else where an install
- * puts it (PREFIX/share/tinyddp/models beside PREFIX/bin), else next to the program, else in the
- * source tree it was built from. The first that exists wins; none: the first, whose open fails
- * with its name. */
-static void find_default_model(char *path, size_t len) {
+/* A default file of the models folder, `rel` (models/fashion-mlp.cfg, models/gil-default.cal): in
+ * the working directory, else where an install puts it (PREFIX/share/tinyddp/models beside
+ * PREFIX/bin), else next to the program, else in the source tree it was built from. The first
+ * that exists wins; none: the first, whose open fails with its name. */
+static void find_default(char *path, size_t len, const char *rel) {
     char exe[4096], dir[4096], cand[3][4096 + 64];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     int k = 0;
     if (n > 0) {
         exe[n] = '\0';
         snprintf(dir, sizeof dir, "%s", dirname(exe));
-        snprintf(cand[k++], sizeof cand[0], "%s/../share/tinyddp/%s", dir, OPT_DEFAULT_MODEL);
-        snprintf(cand[k++], sizeof cand[0], "%s/%s", dir, OPT_DEFAULT_MODEL);
+        snprintf(cand[k++], sizeof cand[0], "%s/../share/tinyddp/%s", dir, rel);
+        snprintf(cand[k++], sizeof cand[0], "%s/%s", dir, rel);
     }
-    snprintf(cand[k++], sizeof cand[0], "%s/fashion-mlp.cfg", TDP_MODELS_DIR);
+    snprintf(cand[k++], sizeof cand[0], "%s/%s", TDP_MODELS_DIR, strchr(rel, '/') + 1);
     if (access(path, R_OK) == 0)
         return;
     for (int i = 0; i < k; i++) {
@@ -159,12 +159,20 @@ int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
 
     snprintf(s->model_path, sizeof s->model_path, "%s", o->model_path);
     if (strcmp(o->model_path, OPT_DEFAULT_MODEL) == 0)
-        find_default_model(s->model_path, sizeof s->model_path);
+        find_default(s->model_path, sizeof s->model_path, OPT_DEFAULT_MODEL);
     if ((rc = tdp_open_input("--model", s->model_path, NULL, err)) != TDP_OK ||
         (rc = cfg_load(s->model_path, &s->cfg, err)) != TDP_OK)
         return rc;
     if ((rc = model_build(&s->cfg, &s->model, err)) != TDP_OK)
         return rc;
+    if (o->gil) {
+        snprintf(s->gilcal_path, sizeof s->gilcal_path, "%s", o->gil_calibration);
+        if (strcmp(o->gil_calibration, OPT_DEFAULT_GILCAL) == 0)
+            find_default(s->gilcal_path, sizeof s->gilcal_path, OPT_DEFAULT_GILCAL);
+        if ((rc = tdp_open_input("--gil-calibration", s->gilcal_path, NULL, err)) != TDP_OK ||
+            (rc = gilcal_load(s->gilcal_path, &s->gilcal, err)) != TDP_OK)
+            return rc;
+    }
     const model_cfg_t *c = &s->cfg;
     /* hyperparameters: command line, else the model file's [net], else built-in */
     s->epochs = o->epochs >= 0 ? o->epochs : c->has_epochs ? c->epochs : OPT_DEFAULT_EPOCHS;

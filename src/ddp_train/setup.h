@@ -7,6 +7,7 @@
 
 #include "cfg.h"
 #include "data.h"
+#include "gilcal.h"
 #include "model.h"
 #include "options.h"
 #include "util.h"
@@ -38,6 +39,8 @@ typedef struct {
     double lr, mom, wd;
     dataset_t train, test;
     int synthetic;
+    char gilcal_path[4096]; /* --gil: the calibration file read */
+    gilcal_t gilcal;
 } setup_t;
 
 /* Everything a rank checks and loads before training. */

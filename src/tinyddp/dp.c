@@ -45,12 +45,33 @@ double dp_memory_bytes(const model_t *m, int workers, int batch) {
 }
 
 /* The interpreter's dispatch of one layer: take the lock, let a waiting thread have it if it
- * asked, release it for the kernels. */
+ * asked, run the calibrated interpreter work under it (the module's forward call for the first
+ * nlayers calls of a step, then its autograd node, the first with the loss's), release it for the
+ * kernels, then the interpreter work that runs without it. */
+static void interp_dispatch(gil_t *g, const void *self, int *calls, int nlayers) {
+    const gilcal_t *c = g->cal;
+    gil_acquire(g, self);
+    gil_check(g, self);
+    if (c != NULL) {
+        int call = (*calls)++;
+        double us = call < nlayers ? c->forward_held_us
+                                   : c->backward_held_us + (call == nlayers ? c->loss_held_us : 0);
+        gil_hold(g, self, us);
+    }
+    gil_release(g, self);
+    if (c != NULL)
+        gilcal_spin(c->free_per_layer_us / 2);
+}
+
 static void worker_dispatch(void *ctx) {
     dp_worker_t *w = ctx;
-    gil_acquire(w->team->gil, w);
-    gil_check(w->team->gil, w);
-    gil_release(w->team->gil, w);
+    interp_dispatch(w->team->gil, w, &w->calls, w->team->t->cfg.model->nlayers);
+}
+
+/* The master's Python-side work of `tensors` parameter tensors at `us` each, under the lock. */
+static void master_hold(gil_t *g, const void *self, double us, int tensors) {
+    if (g != NULL && g->cal != NULL)
+        gil_hold(g, self, us * tensors);
 }
 
 static void worker_body(dp_worker_t *w) {
@@ -67,6 +88,7 @@ static void worker_body(dp_worker_t *w) {
     };
     w->loss = 0.0;
     w->correct = 0;
+    w->calls = 0;
     net_grad(t->cfg.model, w->params, tm->grads[w->index], &w->ws, t->cfg.batch, tm->scale,
              &w->loss, &w->correct, &o);
 }
@@ -220,6 +242,7 @@ int dp_init(dp_t *d, const model_t *m, int workers, int batch, int pool, int use
     d->cache_ok = cache && mallopt(M_MMAP_THRESHOLD, 512 << 20) == 1 &&
                   mallopt(M_TRIM_THRESHOLD, INT_MAX) == 1;
     d->n = m->nparams;
+    d->cache = cache;
     d->use_gil = use_gil;
     if (use_gil) {
         int rc = gil_init(&d->gil, switch_interval, err);
@@ -227,6 +250,11 @@ int dp_init(dp_t *d, const model_t *m, int workers, int batch, int pool, int use
             return rc;
     }
     return team_init(&d->team, m, workers, batch, pool, 0, use_gil ? &d->gil : NULL, 0, err);
+}
+
+void dp_set_calibration(dp_t *d, const gilcal_t *cal) {
+    if (d->use_gil)
+        gil_set_calibration(&d->gil, cal);
 }
 
 void dp_free(dp_t *d) {
@@ -252,6 +280,8 @@ static int dp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *
     const float scale = 1.0f / ((float)t->cfg.batch * (float)P * (float)accum);
     const size_t n = d->n;
     gil_t *gil = d->use_gil ? &d->gil : NULL;
+    const gilcal_t *cal = gil ? gil->cal : NULL;
+    const int tensors = 2 * t->cfg.model->nlayers;
     *loss_sum = 0.0;
     for (int k = 0; k < accum; k++) {
         if (gil)
@@ -272,10 +302,16 @@ static int dp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *
             memcpy(p, t->params, n * sizeof *p);
         }
         d->replicated_bytes += (double)n * sizeof(float) * P;
+        if (cal)
+            master_hold(gil, d,
+                        d->cache ? cal->kept_copy_us_per_tensor : cal->replicate_us_per_tensor,
+                        tensors * P);
         double t1 = tdp_now();
         /* scatter: worker i's slice of the batch */
         for (int i = 0; i < P; i++)
             trainer_load_shard(t, &tm->w[i].ws, b, k, i);
+        if (cal && !tm->pool)
+            master_hold(gil, d, cal->thread_start_us, P);
         double t2 = tdp_now();
         if (gil)
             gil_release(gil, d);
@@ -294,6 +330,8 @@ static int dp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *
             *correct += tm->w[i].correct;
         }
         free_replicas(d); /* destroyed after the pass */
+        if (cal)
+            master_hold(gil, d, cal->gather_us_per_tensor, tensors);
         double t4 = tdp_now();
         if (gil)
             gil_release(gil, d);
@@ -306,6 +344,37 @@ static int dp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *
         trace_add(t->trace, "parallel apply", -1, 0, t2, t3);
         trace_add(t->trace, "gather", -1, 0, t3, t4);
     }
+    if (cal) {
+        /* the optimizer's Python side (its kernels run in the shared step loop) */
+        gil_acquire(gil, d);
+        master_hold(gil, d, cal->optim_us_per_tensor, tensors);
+        gil_release(gil, d);
+    }
+    return TDP_OK;
+}
+
+static int serial_gil_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *correct,
+                            tdp_err_t *err) {
+    (void)err;
+    dp_t *d = self;
+    const int accum = t->cfg.accum, nlayers = t->cfg.model->nlayers;
+    const float scale = 1.0f / ((float)t->cfg.batch * (float)accum);
+    dp_worker_t *w = &d->team.w[0];
+    for (int k = 0; k < accum; k++) {
+        int n = trainer_load_shard(t, &t->ws, b, k, 0);
+        w->calls = 0;
+        net_grad_opts_t o = {.accumulate = k > 0,
+                             .trace = t->trace,
+                             .dispatch = d->use_gil ? worker_dispatch : NULL,
+                             .dispatch_ctx = w};
+        w->team->t = t;
+        net_grad(t->cfg.model, t->params, t->grads, &t->ws, n, scale, loss_sum, correct, &o);
+    }
+    if (d->use_gil && d->gil.cal) {
+        gil_acquire(&d->gil, d);
+        master_hold(&d->gil, d, d->gil.cal->optim_us_per_tensor, 2 * nlayers);
+        gil_release(&d->gil, d);
+    }
     return TDP_OK;
 }
 
@@ -314,6 +383,13 @@ static void dp_epoch_note(void *self, char *buf, size_t len) {
     snprintf(buf, len, "replicated %.1f MB in %.3f s  gil_wait_s %.3f", d->replicated_bytes / 1e6,
              d->replicate_s, d->use_gil ? gil_wait_seconds(&d->gil) : 0.0);
 }
+
+const grad_engine_t serial_gil_engine = {
+    .name = "serial",
+    .grads = serial_gil_grads,
+    .allsum = NULL,
+    .comm_seconds = NULL,
+};
 
 const grad_engine_t dp_engine = {
     .name = "dp",

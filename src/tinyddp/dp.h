@@ -30,6 +30,7 @@ typedef struct {
     const float *params; /* the weights it reads: a replica (dp) or the shared model (hybrid) */
     double loss;
     long correct;
+    int calls; /* the interpreter's layer dispatches in this step (--gil) */
 } dp_worker_t;
 
 struct dp_team {
@@ -85,6 +86,7 @@ typedef struct {
     gil_t gil;
     int use_gil;
     int cache_ok; /* --dp-cache took effect */
+    int cache;    /* --dp-cache asked for: replicas kept, as the calibration counts them */
     size_t n;     /* nparams */
     /* metrics */
     double replicated_bytes; /* copied into replicas, all steps */
@@ -97,6 +99,11 @@ typedef struct {
 int dp_init(dp_t *d, const model_t *m, int workers, int batch, int pool, int use_gil,
             double switch_interval, int cache, tdp_err_t *err);
 void dp_free(dp_t *d);
+/* --gil's calibrated holds (gilcal.h) from now on; cal must outlive d. */
+void dp_set_calibration(dp_t *d, const gilcal_t *cal);
 extern const grad_engine_t dp_engine;
+/* serial --gil: the serial step under the interpreter's costs (one thread, no contention); its
+ * self is a dp_t made by dp_init with one worker and use_gil, whose lock it uses. */
+extern const grad_engine_t serial_gil_engine;
 
 #endif

@@ -14,6 +14,9 @@ int gil_init(gil_t *g, double switch_interval_seconds, tdp_err_t *err) {
     g->forced_switches = 0;
     g->drop_requests = 0;
     g->handoffs = 0;
+    g->waiting = 0;
+    g->held_seconds = 0.0;
+    g->cal = NULL;
     TDP_PTHREAD(pthread_mutex_init(&g->mu, NULL), err);
     pthread_condattr_t ca;
     TDP_PTHREAD(pthread_condattr_init(&ca), err);
@@ -43,6 +46,7 @@ static struct timespec deadline_after(double seconds) {
 static void take_locked(gil_t *g, const void *self) {
     if (g->locked) {
         double t0 = tdp_now();
+        g->waiting++;
         while (g->locked) {
             unsigned long seen = g->switch_number;
             struct timespec dl = deadline_after(g->interval);
@@ -54,6 +58,7 @@ static void take_locked(gil_t *g, const void *self) {
                 g->drop_requests++;
             }
         }
+        g->waiting--;
         g->wait_seconds += tdp_now() - t0;
     }
     g->locked = 1;
@@ -104,6 +109,36 @@ void gil_check(gil_t *g, const void *self) {
         take_locked(g, self);
     }
     pthread_mutex_unlock(&g->mu);
+}
+
+void gil_set_calibration(gil_t *g, const gilcal_t *cal) {
+    g->cal = cal;
+}
+
+void gil_hold(gil_t *g, const void *self, double us) {
+    if (g->cal == NULL || us <= 0.0)
+        return;
+    double done = 0.0, held = 0.0;
+    while (done < us) {
+        pthread_mutex_lock(&g->mu);
+        double f = g->waiting > 0 ? g->cal->contended_factor : 1.0;
+        pthread_mutex_unlock(&g->mu);
+        double slice = us - done < 50.0 ? us - done : 50.0, t0 = tdp_now();
+        gilcal_spin(slice * f);
+        held += tdp_now() - t0;
+        done += slice;
+        gil_check(g, self); /* a forced switch's wait is counted as waiting, not held */
+    }
+    pthread_mutex_lock(&g->mu);
+    g->held_seconds += held;
+    pthread_mutex_unlock(&g->mu);
+}
+
+double gil_held_seconds(gil_t *g) {
+    pthread_mutex_lock(&g->mu);
+    double s = g->held_seconds;
+    pthread_mutex_unlock(&g->mu);
+    return s;
 }
 
 double gil_wait_seconds(gil_t *g) {

@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 
+#include "gilcal.h"
 #include "util.h"
 
 typedef struct {
@@ -32,6 +33,9 @@ typedef struct {
     unsigned long forced_switches; /* drop requests honoured by the holder */
     unsigned long drop_requests;   /* requests set by a waiter that timed out */
     unsigned long handoffs;        /* takes by another thread than the last holder */
+    int waiting;                   /* threads waiting to take it */
+    double held_seconds;           /* summed time spent in gil_hold (the calibrated holds) */
+    const gilcal_t *cal;           /* NULL: no calibrated holds (gil_hold does nothing) */
 } gil_t;
 
 /* What the lock did so far (each figure counts since gil_init). */
@@ -54,7 +58,15 @@ void gil_release(gil_t *g, const void *self);
  * take it back. Cheap when nobody asked (one load). */
 void gil_check(gil_t *g, const void *self);
 
+/* The calibrated costs the holds use (NULL: none); set before any thread uses the lock. */
+void gil_set_calibration(gil_t *g, const gilcal_t *cal);
+/* The holder runs interpreter work for `us` microseconds (gilcal_spin), longer by the
+ * calibration's contended_factor when another thread is waiting for the lock, passing a check
+ * point every 50 us (so a forced switch can happen in the middle, as between bytecodes). */
+void gil_hold(gil_t *g, const void *self, double us);
+
 double gil_wait_seconds(gil_t *g);
+double gil_held_seconds(gil_t *g);
 unsigned long gil_forced_switches(gil_t *g);
 void gil_get_stats(gil_t *g, gil_stats_t *out);
 

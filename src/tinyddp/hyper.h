@@ -14,6 +14,7 @@ typedef enum { MODE_SERIAL = 0, MODE_DP = 1, MODE_DDP = 2 } train_mode_t;
 #define OPT_DEFAULT_SEED         42
 #define OPT_DEFAULT_DATA_DIR     "/usr/share/datasets/fashion-mnist"
 #define OPT_DEFAULT_MODEL        "models/fashion-mlp.cfg"
+#define OPT_DEFAULT_GILCAL       "models/gil-default.cal" /* --gil-calibration */
 /* The ranges of the training values, on the command line and in the model file (cfg.c). */
 #define OPT_MAX_BATCH         65536
 #define OPT_MAX_EPOCHS        1000000

@@ -35,6 +35,7 @@ void summary_build(run_summary_t *s, const summary_source_t *src) {
     if (dp != NULL) {
         s->replicated_bytes_total = dp->replicated_bytes;
         s->gil_wait_seconds = dp->use_gil ? gil_wait_seconds(&dp->gil) : 0.0;
+        s->gil_held_seconds = dp->use_gil ? gil_held_seconds(&dp->gil) : 0.0;
         s->replicate_seconds = dp->replicate_s;
         s->scatter_seconds = dp->scatter_s;
         s->compute_seconds = dp->compute_s;
@@ -66,6 +67,7 @@ int summary_write(const char *path, const run_summary_t *s, tdp_err_t *err) {
     json_fixed(&j, "allreduce_bytes_per_step", s->allreduce_bytes_per_step, 0);
     json_fixed(&j, "comm_seconds", s->comm_seconds, 6);
     json_fixed(&j, "gil_wait_seconds", s->gil_wait_seconds, 6);
+    json_fixed(&j, "gil_held_seconds", s->gil_held_seconds, 6);
     json_fixed(&j, "replicate_seconds", s->replicate_seconds, 6);
     json_fixed(&j, "scatter_seconds", s->scatter_seconds, 6);
     json_fixed(&j, "compute_seconds", s->compute_seconds, 6);

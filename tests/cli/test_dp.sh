@@ -35,7 +35,8 @@ same() {
 DP=("$BIN/ddp_train" --mode dp "${DATA[@]}" --batch $B)
 same dp2 serial2 1e-5 "${DP[@]}" --workers 2 --json "$T/dp2.json"
 same dp4 serial4 1e-5 "${DP[@]}" --workers 4
-same dp4_gil serial4 1e-5 "${DP[@]}" --workers 4 --gil --switch-interval 0.5
+# --gil holds the lock for the calibrated interpreter work (the shipped models/gil-default.cal)
+same dp4_gil serial4 1e-5 "${DP[@]}" --workers 4 --gil --switch-interval 0.5 --json "$T/gil.json"
 same dp4_pool serial4 1e-5 "${DP[@]}" --workers 4 --dp-pool
 same dp4_gil_pool serial4 1e-5 "${DP[@]}" --workers 4 --gil --dp-pool
 same dp2_accum2 serial4 1e-5 "${DP[@]}" --workers 2 --accum 2
@@ -54,8 +55,15 @@ awk -v r="$(json_field "$T/dp2.json" replicate_seconds)" -v c="$(json_field "$T/
 # bad combinations are refused
 "$BIN/ddp_train" --mode serial --workers 2 "${DATA[@]}" 2>"$T/err"
 [[ $? == 2 ]] && grep -q -- "applies to --mode dp and --mode ddp" "$T/err" && ok || bad "serial --workers"
-"$BIN/ddp_train" --mode serial --gil "${DATA[@]}" 2>"$T/err"
-[[ $? == 2 ]] && grep -q -- "--gil applies to --mode dp only" "$T/err" && ok || bad "serial --gil"
+# serial --gil: the interpreter's costs on one thread change nothing of the weights
+same serial2_gil serial2 0 "$BIN/ddp_train" --mode serial "${DATA[@]}" --batch $((2 * B)) --gil
+awk -v h="$(json_field "$T/gil.json" gil_held_seconds)" 'BEGIN { exit !(h > 0) }' && ok ||
+    bad "gil_held_seconds $(json_field "$T/gil.json" gil_held_seconds)"
+printf 'forward_held_us = 60\nbackward_held_us = x\n' >"$T/bad.cal"
+timeout 60 "$BIN/ddp_train" --mode dp --workers 2 --gil --gil-calibration "$T/bad.cal" "${DATA[@]}" 2>"$T/err"
+[[ $? == 2 ]] && grep -q -- "bad.cal:2: backward_held_us" "$T/err" && ok || bad "bad calibration: $(cat "$T/err")"
+timeout 60 "$BIN/ddp_train" --mode dp --gil-calibration "$T/bad.cal" "${DATA[@]}" 2>"$T/err"
+[[ $? == 2 ]] && grep -q -- "--gil-calibration applies to --gil only" "$T/err" && ok || bad "calibration without --gil"
 
 if [[ ${TDP_NO_MPI:-0} != 1 ]]; then
     # DP and DDP with the same P and --deterministic: bitwise identical

@@ -9,7 +9,12 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "gilcal.h"
 
 #include "check.h"
 
@@ -197,7 +202,63 @@ static void test_one_thread(void) {
     gil_destroy(&g);
 }
 
+/* ---- the calibration file: read exactly, refused with FILE:LINE ---- */
+
+static const char *GOOD = "# a comment\n\nforward_held_us = 60\nbackward_held_us=150 # x\n"
+                          "loss_held_us = 10\nfree_per_layer_us = 0\n"
+                          "replicate_us_per_tensor = 100\nkept_copy_us_per_tensor = 25.5\n"
+                          "gather_us_per_tensor = 45\noptim_us_per_tensor = 80\n"
+                          "thread_start_us = 1e2\ncontended_factor = 1.4\n";
+
+static int load_text(const char *text, gilcal_t *c, tdp_err_t *err) {
+    char path[] = "/tmp/test_gil_calXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    int rc = gilcal_load(path, c, err);
+    unlink(path);
+    return rc;
+}
+
+/* GOOD with `from` (the first occurrence) replaced by `to`: refused, the message holds `want` */
+static void refused(const char *from, const char *to, const char *want) {
+    char text[1024];
+    const char *at = strstr(GOOD, from);
+    CHECK(at != NULL);
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - GOOD), GOOD, to, at + strlen(from));
+    gilcal_t c;
+    tdp_err_t err = {0};
+    int rc = load_text(text, &c, &err);
+    CHECK_MSG(rc == TDP_EINPUT && strstr(err.msg, want) != NULL, "'%s' -> rc %d, '%s'", to, rc,
+              err.msg);
+}
+
+static void test_calibration_file(void) {
+    gilcal_t c;
+    tdp_err_t err = {0};
+    CHECK_MSG(load_text(GOOD, &c, &err) == TDP_OK, "%s", err.msg);
+    CHECK(c.forward_held_us == 60 && c.backward_held_us == 150 &&
+          c.kept_copy_us_per_tensor == 25.5);
+    CHECK(c.thread_start_us == 100 && c.contended_factor == 1.4 && c.free_per_layer_us == 0);
+    char buf[1024];
+    gilcal_format(&c, buf, sizeof buf);
+    CHECK_MSG(strstr(buf, "forward_held_us=60 ") == buf && strstr(buf, "contended_factor=1.4"),
+              "%s", buf);
+    refused("forward_held_us = 60", "forward_held_us = 0x10", ":3: forward_held_us");
+    refused("forward_held_us = 60", "forward_held_us = -1", "out of range");
+    refused("forward_held_us = 60", "forward_held_us = 60 us", ":3: forward_held_us");
+    refused("forward_held_us = 60", "forward_held_us 60", ":3: expected KEY = VALUE");
+    refused("forward_held_us = 60", "forward_hold_us = 60", ":3: unknown key 'forward_hold_us'");
+    refused("loss_held_us = 10", "forward_held_us = 10", ":5: forward_held_us given twice");
+    refused("contended_factor = 1.4", "contended_factor = 0.5", "out of range");
+    refused("contended_factor = 1.4\n", "", "contended_factor missing");
+    refused("forward_held_us = 60", "forward_held_us = ", ":3: forward_held_us");
+    CHECK(gilcal_load("/nonexistent/x.cal", &c, &err) != TDP_OK);
+}
+
 int main(void) {
+    test_calibration_file();
     test_honours_request();
     test_two_threads_interleave();
     test_one_thread();

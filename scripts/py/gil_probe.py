@@ -1,0 +1,263 @@
+#!/usr/bin/python3
+"""gil_probe.py: what slows CPython threads running an MLP's steps, measured part by part, and the
+costs that tinyddp's emulated lock is calibrated with (scripts/gil-calibrate writes them to a file).
+
+  1. per layer, at batch 1 in one thread: the interpreter's cost of a module's forward call, of
+     its autograd node in backward, and of the loss (the native kernels are negligible there);
+  2. the same work in two threads against one after the other: the part of (1) run under the lock
+     (two threads can only overlap what is not under it), and the hand-offs (voluntary context
+     switches of the threads) per layer;
+  3. the master's Python-side costs per parameter tensor: replicate (copy.deepcopy), copying the
+     weights into kept replicas, gather (summing the replicas' gradients), the SGD step, and the
+     start and join of a threading.Thread;
+  4. a numpy-kernel MLP (matmul releases the lock, the rest is interpreter) in threads against one
+     after the other, and with sys.setswitchinterval 0.1 ms and 50 ms.
+
+Output: `probe KEY=VALUE` lines (microseconds); with --calibration FILE, the calibration file.
+
+    gil_probe.py --model models/fashion-mlp.cfg [--calibration FILE]
+"""
+import argparse
+import copy
+import os
+import sys
+import threading
+import time
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from torch_ref import cfg_sizes, mlp_setup  # noqa: E402
+
+
+def per_call(fn, n):
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+def ctxsw():
+    with open("/proc/thread-self/status") as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches"):
+                return int(line.split()[1])
+    return 0
+
+
+def in_threads(fns, n, count=None):
+    """Seconds for two threads, thread i calling fns[i] n times (each its own model: a module is
+    not safe to train from two threads); count[i] gets thread i's context switches."""
+    def body(i):
+        c0 = ctxsw()
+        fn = fns[i]
+        for _ in range(n):
+            fn()
+        if count is not None:
+            count[i] = ctxsw() - c0
+    th = [threading.Thread(target=body, args=(i,)) for i in range(2)]
+    t0 = time.perf_counter()
+    for h in th:
+        h.start()
+    for h in th:
+        h.join()
+    return time.perf_counter() - t0
+
+
+def fb_step(model, batch):
+    """A forward and backward step of its own copy of the model at this batch."""
+    sizes, net, _, lossf = mlp_setup(model, 0.02)
+    x, y = torch.randn(batch, sizes[0]), torch.randint(0, sizes[-1], (batch,))
+
+    def fb():
+        net.zero_grad(set_to_none=True)
+        lossf(net(x), y).backward()
+    return fb
+
+
+def layer_costs(model, n):
+    """Per-layer interpreter costs at batch 1 (forward, backward, loss) in one thread."""
+    sizes, net, _, lossf = mlp_setup(model, 0.02)
+    x, y = torch.randn(1, sizes[0]), torch.randint(0, sizes[-1], (1,))
+    layers = len(sizes) - 1
+    fwd = per_call(lambda: net(x), n)
+    with torch.no_grad():
+        fwd_nograd = per_call(lambda: net(x), n)
+
+    def fb():
+        net.zero_grad(set_to_none=True)
+        lossf(net(x), y).backward()
+    step = per_call(fb, n)
+    loss = per_call(lambda: lossf(net(x), y), n) - fwd
+    return dict(layers=layers, forward_us=fwd / layers, forward_nograd_us=fwd_nograd / layers,
+                backward_us=(step - fwd - loss) / layers, loss_us=loss, step_b1_us=step), \
+        [fb, fb_step(model, 1)]
+
+
+def held_fraction(fb, n):
+    """Two threads on the batch-1 step against one after the other: the held part."""
+    seq = (per_call(fb[0], n) + per_call(fb[1], n)) * n / 1e6
+    count = [0, 0]
+    thr = in_threads(fb, n, count)
+    ratio = seq / thr  # speed-up of two threads (2: nothing held, 1: everything held)
+    return dict(threads_speedup_b1=ratio, held_fraction=min(1.0, max(0.0, 1.0 / ratio - 0.5) * 2),
+                handoffs_per_step_b1=(count[0] + count[1]) / (2 * n))
+
+
+def master_costs(model, workers, n):
+    """The master's Python-side costs per parameter tensor, and a thread's start and join."""
+    sizes, net, opt, lossf = mlp_setup(model, 0.02)
+    tensors = len(list(net.parameters()))
+    x, y = torch.randn(1, sizes[0]), torch.randint(0, sizes[-1], (1,))
+    reps = [copy.deepcopy(net) for _ in range(workers)]
+    for r in reps:
+        lossf(r(x), y).backward()
+    lossf(net(x), y).backward()
+    replicate = per_call(lambda: copy.deepcopy(net), n // 4)
+
+    def copy_in():
+        with torch.no_grad():
+            for r in reps:
+                for rp, mp_ in zip(r.parameters(), net.parameters()):
+                    rp.copy_(mp_)
+    kept = per_call(copy_in, n) / workers
+
+    def gather():
+        with torch.no_grad():
+            rps = [list(r.parameters()) for r in reps]
+            for j, p in enumerate(net.parameters()):
+                g = rps[0][j].grad.clone()
+                for r in rps[1:]:
+                    g.add_(r[j].grad)
+                p.grad = g.div_(workers)
+    gath = per_call(gather, n)
+    optim = per_call(opt.step, n)
+
+    def start_join():
+        h = threading.Thread(target=lambda: None)
+        h.start()
+        h.join()
+    thread = per_call(start_join, n)
+    nbytes = sum(p.numel() * 4 for p in net.parameters())
+    return dict(tensors=tensors, param_mb=nbytes / 1e6, replicate_us=replicate,
+                kept_copy_us=kept, gather_us=gath, optim_us=optim, thread_start_us=thread)
+
+
+def numpy_mlp(sizes, batch):
+    """A numpy MLP step (forward, backward) at this batch: matmul releases the lock."""
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal((a, b), dtype=np.float32) * 0.05 for a, b in zip(sizes, sizes[1:])]
+    x = rng.standard_normal((batch, sizes[0]), dtype=np.float32)
+
+    def step():
+        acts = [x]
+        for w in ws:
+            acts.append(np.maximum(acts[-1] @ w, 0))
+        g = acts[-1] - 1.0
+        for i in range(len(ws) - 1, -1, -1):
+            _ = acts[i].T @ g
+            g = (g @ ws[i].T) * (acts[i] > 0)
+    return step
+
+
+def numpy_threads(sizes, batch, n):
+    steps = [numpy_mlp(sizes, batch), numpy_mlp(sizes, batch)]
+    seq = (per_call(steps[0], n) + per_call(steps[1], n)) * n / 1e6
+    out = {}
+    for si in (None, 0.0001, 0.05):
+        old = sys.getswitchinterval()
+        if si is not None:
+            sys.setswitchinterval(si)
+        key = "default" if si is None else f"{si * 1000:g}ms"
+        out[f"numpy_b{batch}_speedup_{key}"] = seq / in_threads(steps, n)
+        sys.setswitchinterval(old)
+    return out
+
+
+def torch_switch(fb, n):
+    seq = (per_call(fb[0], n) + per_call(fb[1], n)) * n / 1e6
+    out = {}
+    for si in (0.0001, 0.05):
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(si)
+        out[f"threads_speedup_b1_{si * 1000:g}ms"] = seq / in_threads(fb, n)
+        sys.setswitchinterval(old)
+    return out
+
+
+CAL_KEYS = [
+    ("forward_held_us", "per layer, a module's forward call under the lock"),
+    ("backward_held_us", "per layer, its autograd node in backward under the lock"),
+    ("loss_held_us", "per step and worker, the loss's forward and backward under the lock"),
+    ("free_per_layer_us", "per layer, forward and backward interpreter cost run without the lock"),
+    ("replicate_us_per_tensor", "master, replicating one parameter tensor (deepcopy)"),
+    ("kept_copy_us_per_tensor", "master, copying one tensor into a kept replica"),
+    ("gather_us_per_tensor", "master, summing one tensor's gradients over the replicas"),
+    ("optim_us_per_tensor", "master, the SGD step's Python side per tensor"),
+    ("thread_start_us", "master, starting and joining one worker thread"),
+]
+
+
+def calibration(lc, hf, mc):
+    f = hf["held_fraction"]
+    per_layer = lc["forward_us"] + lc["backward_us"]
+    t = mc["tensors"]
+    return {
+        "forward_held_us": lc["forward_us"] * f,
+        "backward_held_us": lc["backward_us"] * f,
+        "loss_held_us": lc["loss_us"] * f,
+        "free_per_layer_us": per_layer * (1 - f),
+        "replicate_us_per_tensor": mc["replicate_us"] / t,
+        "kept_copy_us_per_tensor": mc["kept_copy_us"] / t,
+        "gather_us_per_tensor": mc["gather_us"] / t,
+        "optim_us_per_tensor": mc["optim_us"] / t,
+        "thread_start_us": mc["thread_start_us"],
+    }
+
+
+def write_calibration(path, cal, note):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("# tinyddp interpreter-lock calibration (ddp_train/kernels --gil-calibration)\n")
+        f.write(f"# {note}\n# format: KEY = VALUE (microseconds, >= 0); '#' starts a comment\n")
+        for k, doc in CAL_KEYS:
+            f.write(f"{k} = {cal[k]:.2f}    # {doc}\n")
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="models/fashion-mlp.cfg")
+    ap.add_argument("--repeat", type=int, default=400)
+    ap.add_argument("--calibration", help="write the calibration file here")
+    ap.add_argument("--quick", action="store_true", help="skip the numpy and switch-interval parts")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    sizes = cfg_sizes(a.model)
+    lc, fb = layer_costs(a.model, a.repeat)
+    hf = held_fraction(fb, a.repeat)
+    mc = master_costs(a.model, 2, a.repeat)
+    res = {**lc, **hf, **mc}
+    if not a.quick:
+        res.update(torch_switch(fb, a.repeat // 2))
+        res.update(numpy_threads(sizes, 1, a.repeat))
+        res.update(numpy_threads(sizes, 64, a.repeat // 4))
+    note = (f"measured by scripts/py/gil_probe.py, torch {torch.__version__}, python "
+            f"{sys.version.split()[0]}, model {'-'.join(map(str, sizes))}, load "
+            f"{os.getloadavg()[0]:.2f}")
+    print(f"# {note}")
+    for k, v in res.items():
+        print(f"probe {k}={v:.3f}" if isinstance(v, float) else f"probe {k}={v}")
+    if a.calibration:
+        cal = calibration(lc, hf, mc)
+        write_calibration(a.calibration, cal, note)
+        for k, _ in CAL_KEYS:
+            print(f"calibration {k}={cal[k]:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
