@@ -130,7 +130,7 @@ refuse "ddp_train --bucket-kb in serial" "--bucket-kb applies to --mode ddp only
 refuse "ddp_train --no-overlap in dp" "--no-overlap applies to --mode ddp only" "$D" "${TINY[@]}" --mode dp --no-overlap "${WRITES[@]}"
 refuse "ddp_train --comm-timeout in serial" "--comm-timeout applies to --mode ddp only" "$D" "${TINY[@]}" --mode serial --comm-timeout 5 "${WRITES[@]}"
 refuse "ddp_train --check-sync in dp" "--check-sync applies to --mode ddp only" "$D" "${TINY[@]}" --mode dp --check-sync 5 "${WRITES[@]}"
-refuse "ddp_train --gil in ddp" "--gil applies to --mode dp only" "$D" "${TINY[@]}" --gil "${WRITES[@]}"
+refuse "ddp_train --gil in ddp" "--gil applies to --mode serial and --mode dp only" "$D" "${TINY[@]}" --gil "${WRITES[@]}"
 refuse "ddp_train --dp-pool in serial" "--dp-pool applies to --mode dp only" "$D" "${TINY[@]}" --mode serial --dp-pool "${WRITES[@]}"
 refuse "ddp_train --switch-interval without --gil" "--switch-interval applies to --mode dp --gil only" \
     "$D" "${TINY[@]}" --mode dp --switch-interval 2 "${WRITES[@]}"
