@@ -2,12 +2,12 @@
 # bench-compress.sh: issue 15's benchmarks (not tests): ratios measured in one run, interleaved,
 # the median of --repeat runs, with the load average printed beside them.
 #
-#   scripts/bench-compress.sh compress [--repeat N] [--rate 1gbit] [--accuracy]
+#   scripts/bench-compress.sh compress [--repeat N] [--rate 1gbit] [--accuracy] [--no-cluster]
 #       fashion-mlp on Fashion-MNIST, 2 ranks: --grad-compress none, bf16, fp16 (and bf16 with
 #       --error-feedback) as samples/s and the ratio to fp32, on one host and (as root) across 2
 #       simulated hosts (scripts/cluster-sim, 1 rank each, links shaped to --rate). --accuracy also
 #       trains 10 epochs with each on one host and prints the test accuracy.
-#   scripts/bench-compress.sh buckets [--repeat N] [--rate 1gbit]
+#   scripts/bench-compress.sh buckets [--repeat N] [--rate 1gbit] [--no-cluster]
 #       --no-overlap, overlapped buckets of 64, 256 and 1024 KB and --bucket-kb auto (what it
 #       chose), samples/s and auto against the best fixed setting, on one host and across 2 hosts.
 #
@@ -17,12 +17,13 @@ cd "$(dirname "$0")/.."
 
 what=${1:-compress}
 shift || true
-repeat=3 rate=1gbit accuracy=0
+repeat=3 rate=1gbit accuracy=0 cluster=1
 while (($#)); do
     case $1 in
     --repeat) repeat=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --accuracy) accuracy=1; shift ;;
+    --no-cluster) cluster=0; shift ;;
     -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "bench-compress.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
@@ -83,6 +84,10 @@ table() {
 }
 
 sim_up() {
+    if ((!cluster)); then
+        echo "(2 simulated hosts skipped: --no-cluster)"
+        return 1
+    fi
     if [[ $(id -u) != 0 ]]; then
         echo "(2 simulated hosts skipped: scripts/cluster-sim needs root)"
         return 1
