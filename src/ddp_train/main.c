@@ -137,10 +137,16 @@ static int agree_config(run_t *r, int world) {
     int who = 0;
     int worst = comm_agree_config(&r->comm, rc, all->text, all->len, &who, &r->err);
     if (worst == TDP_OK) {
-        rc = ddp_setup(&r->d, &r->comm, &r->s.model, (size_t)o->bucket_kb, !o->no_overlap,
+        const int autotune = o->bucket_kb == OPT_BUCKET_AUTO;
+        rc = ddp_setup(&r->d, &r->comm, &r->s.model,
+                       autotune ? OPT_DEFAULT_BUCKET_KB : (size_t)o->bucket_kb, !o->no_overlap,
                        o->deterministic, o->workers, r->s.batch, &r->err);
         if (rc == TDP_OK)
             rc = ddp_set_watchdog(&r->d, o->comm_timeout, o->check_sync, &r->err);
+        if (rc == TDP_OK)
+            rc = ddp_set_compress(&r->d, (half_kind_t)o->grad_compress, o->error_feedback, &r->err);
+        if (rc == TDP_OK && autotune)
+            ddp_set_autotune(&r->d);
         worst = comm_agree(&r->comm, rc, &who, &r->err);
     }
     return report_once(r, worst, who);

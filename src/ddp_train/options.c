@@ -3,6 +3,8 @@
 #include "options.h"
 
 #include <math.h>
+
+#include "argnum.h"
 #include <string.h>
 
 /* The modes an option applies to (scope bits); given in another mode, it is refused. */
@@ -13,6 +15,8 @@ static const char *const PROGRESS[] = {"auto", "bar", "lines", "off", NULL};
 static const char *const IN_MODE[] = {"--mode serial", "--mode dp", "--mode ddp", NULL};
 
 static int set_schedule(void *opts, const char *v, tdp_err_t *err);
+static int set_bucket_kb(void *opts, const char *v, tdp_err_t *err);
+static const char *const COMPRESS[] = {"none", "bf16", "fp16", NULL};
 
 #define OFF(field) offsetof(options_t, field)
 #define ELSE       "model file's, else "
@@ -46,8 +50,16 @@ static const cmdline_opt_t SPECS[] = {
                 "worker threads: dp mode, or per rank in ddp mode (hybrid)", .scope = M_DP | M_DDP),
     CMDLINE_OPT("accum", CMDLINE_INT, OFF(accum), 1, 65536, "N",
                 "micro-batches accumulated per optimizer step (ddp: one allreduce per step)"),
-    CMDLINE_OPT("bucket-kb", CMDLINE_INT, OFF(bucket_kb), 0, 1048576, "KB",
-                "ddp: gradient allreduce bucket size, 0 = one bucket", .scope = M_DDP),
+    CMDLINE_OPT("bucket-kb", CMDLINE_CUSTOM, 0, 0, 0, "KB|auto",
+                "ddp: gradient allreduce bucket size, 0 = one bucket; auto: time --no-overlap and "
+                "a few sizes over the first steps, keep the fastest",
+                .set = set_bucket_kb, .def = CMDLINE_STR(OPT_DEFAULT_BUCKET_KB), .scope = M_DDP),
+    CMDLINE_OPT("grad-compress", CMDLINE_CHOICE, OFF(grad_compress), 0, 0, "none|bf16|fp16",
+                "ddp: send the gradient in 16 bits, summed in fp32", .choices = COMPRESS,
+                .def = "none", .scope = M_DDP),
+    CMDLINE_OPT("error-feedback", CMDLINE_FLAG, OFF(error_feedback), 0, 0, NULL,
+                "--grad-compress: add each step's rounding residual to the next step's gradient",
+                .scope = M_DDP),
     CMDLINE_OPT("no-overlap", CMDLINE_FLAG, OFF(no_overlap), 0, 0, NULL,
                 "ddp: one blocking allreduce after backward instead of buckets during it",
                 .scope = M_DDP),
@@ -132,6 +144,19 @@ static int set_schedule(void *opts, const char *v, tdp_err_t *err) {
     return TDP_OK;
 }
 
+static int set_bucket_kb(void *opts, const char *v, tdp_err_t *err) {
+    options_t *o = opts;
+    if (strcmp(v, "auto") == 0) {
+        o->bucket_kb = OPT_BUCKET_AUTO;
+        return TDP_OK;
+    }
+    long long kb;
+    int rc = argnum_int("--bucket-kb", v, 0, 1048576, &kb, err);
+    if (rc == TDP_OK)
+        o->bucket_kb = (int)kb;
+    return rc;
+}
+
 const char *mode_name(train_mode_t m) {
     return (unsigned)m <= MODE_DDP ? MODES[m] : "?";
 }
@@ -188,6 +213,9 @@ static int check_applicable(const options_t *o, tdp_err_t *err) {
         return rc;
     if (options_given(o, "gil-calibration") && !o->gil)
         return tdp_fail(err, TDP_EINPUT, "--gil-calibration applies to --gil only");
+    if (options_given(o, "error-feedback") && o->grad_compress == 0)
+        return tdp_fail(err, TDP_EINPUT,
+                        "--error-feedback applies to --grad-compress bf16|fp16 only");
     if (options_given(o, "switch-interval") && !o->gil)
         return tdp_fail(err, TDP_EINPUT, "--switch-interval applies to --mode dp --gil only");
     if (!o->data_is_default && strcmp(o->data, "synthetic") != 0)

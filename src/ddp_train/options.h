@@ -10,7 +10,8 @@
 #include "hyper.h"
 #include "util.h"
 
-#define OPT_PATH_LEN 4096 /* the paths' buffers */
+#define OPT_PATH_LEN    4096 /* the paths' buffers */
+#define OPT_BUCKET_AUTO (-1) /* --bucket-kb auto */
 
 typedef struct {
     train_mode_t mode;
@@ -39,8 +40,10 @@ typedef struct {
     char resume_path[OPT_PATH_LEN];
     long synthetic_train, synthetic_test;
     int accum;              /* micro-batches per optimizer step */
-    int bucket_kb;          /* ddp: allreduce bucket size */
+    int bucket_kb;          /* ddp: allreduce bucket size; OPT_BUCKET_AUTO: tuned */
     int no_overlap;         /* ddp: one blocking allreduce after backward */
+    int grad_compress;      /* ddp: 0 none, 1 bf16, 2 fp16 (half_kind_t) */
+    int error_feedback;     /* ddp: --grad-compress's rounding residual into the next step */
     int dp_pool;            /* dp: persistent worker threads */
     int dp_cache;           /* dp: keep freed replica memory mapped */
     double comm_timeout;    /* ddp: seconds, 0 = none */

@@ -64,14 +64,27 @@ void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
         printf("hybrid: %d threads per rank combine their gradients, then the ranks allreduce "
                "(%s)\n",
                o->workers, d->deterministic ? "allgather + sum in rank order" : "blocking");
-    if (d)
-        printf("ddp: %s, %d bucket%s of up to %d KB, model broadcast once (%zu bytes)%s\n",
+    if (d && d->autotune)
+        printf("ddp: buckets auto: the first %d steps time --no-overlap and overlapped buckets of "
+               "64, 256 and 1024 KB, then every rank keeps the fastest; model broadcast once "
+               "(%zu bytes)%s\n",
+               TUNE_STEPS, s->model.nparams * sizeof(float),
+               o->accum > 1 ? ", one allreduce per accumulated step" : "");
+    else if (d)
+        printf("ddp: %s, %d bucket%s of up to %zu KB, model broadcast once (%zu bytes)%s\n",
                d->deterministic ? "allgather + sum in rank order (deterministic)"
                : d->overlap     ? "bucketed allreduce overlapped with backward"
                                 : "one allreduce after backward",
-               d->nbuckets, d->nbuckets > 1 ? "s" : "", o->bucket_kb,
+               d->nbuckets, d->nbuckets > 1 ? "s" : "", d->bucket_kb,
                s->model.nparams * sizeof(float),
                o->accum > 1 ? ", one allreduce per accumulated step" : "");
+    if (d && d->z.kind)
+        printf(
+            "ddp: gradient sent as %s (%.0f bytes per step instead of %zu), summed in fp32%s%s\n",
+            compress_name(d->z.kind), ddp_bytes_per_step(d),
+            (s->model.nparams + TRAIN_EXTRA) * sizeof(float),
+            d->deterministic ? " in rank order" : ", rounded to 16 bits after each addition",
+            d->z.resid ? ", with error feedback" : "");
     printf("blas: %d thread(s) per worker, %s\n", blas_get_threads(), blas_config());
     fflush(stdout);
 }

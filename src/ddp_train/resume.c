@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compress.h"
 #include "testhooks.h"
 
 /* The resolved configuration as canonical text (runconfig.h): `all` holds every setting the
@@ -46,7 +47,17 @@ static void run_config(const setup_t *s, runconfig_t *all, runconfig_t *ck) {
     BOTH("--momentum", "%s", runconfig_real(s->mom, r));
     BOTH("--weight-decay", "%s", runconfig_real(s->wd, r));
     BOTH("--seed", "%llu", (unsigned long long)o->seed);
-    runconfig_add(all, "--bucket-kb", "%d", o->bucket_kb);
+    if (o->bucket_kb == OPT_BUCKET_AUTO)
+        runconfig_add(all, "--bucket-kb", "auto");
+    else
+        runconfig_add(all, "--bucket-kb", "%d", o->bucket_kb);
+    runconfig_add(all, "--grad-compress", "%s", compress_name((half_kind_t)o->grad_compress));
+    runconfig_add(all, "--error-feedback", "%s", o->error_feedback ? "on" : "off");
+    /* the weights depend on the compression: a checkpoint records it (only when on, so that the
+     * records of uncompressed runs stay as they were) and a resume must match it */
+    if (o->grad_compress)
+        runconfig_add(ck, "--grad-compress", "%s%s", compress_name((half_kind_t)o->grad_compress),
+                      o->error_feedback ? " with error feedback" : "");
     runconfig_add(all, "--no-overlap", "%s", o->no_overlap ? "on" : "off");
     runconfig_add(all, "--deterministic", "%s", o->deterministic ? "on" : "off");
     runconfig_add(all, "--comm-timeout", "%s", runconfig_real(o->comm_timeout, r));

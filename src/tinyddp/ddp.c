@@ -4,6 +4,7 @@
 
 #include "layers.h"
 #include "testhooks.h"
+#include "tune.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +14,14 @@
 /* The buckets over the arena's total floats; bucket 0 is the tail of the arena (backward
  * finishes the last layer first). */
 static int make_buckets(ddp_t *d, size_t total, size_t bucket_kb, tdp_err_t *err) {
+    d->bucket_kb = bucket_kb;
     d->bucket_floats = bucket_kb ? bucket_kb * 1024 / sizeof(float) : total;
     if (d->bucket_floats == 0)
         d->bucket_floats = 1;
     d->nbuckets = (int)((total + d->bucket_floats - 1) / d->bucket_floats);
     d->b_off = calloc((size_t)d->nbuckets, sizeof *d->b_off);
     d->b_len = calloc((size_t)d->nbuckets, sizeof *d->b_len);
-    d->req = calloc((size_t)d->nbuckets, sizeof *d->req);
+    d->req = calloc((size_t)d->nbuckets + 1, sizeof *d->req); /* + the slots' (compressed) */
     d->b_start = calloc((size_t)d->nbuckets, sizeof *d->b_start);
     if (!d->b_off || !d->b_len || !d->req || !d->b_start)
         return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory for %d buckets",
@@ -32,6 +34,7 @@ static int make_buckets(ddp_t *d, size_t total, size_t bucket_kb, tdp_err_t *err
         d->req[i] = MPI_REQUEST_NULL;
         end -= len;
     }
+    d->req[d->nbuckets] = MPI_REQUEST_NULL;
     return TDP_OK;
 }
 
@@ -67,7 +70,39 @@ int ddp_setup(ddp_t *d, comm_t *c, const model_t *m, size_t bucket_kb, int overl
     return rc;
 }
 
+int ddp_set_compress(ddp_t *d, half_kind_t kind, int error_feedback, tdp_err_t *err) {
+    if (d->c->size == 1)
+        kind = HALF_NONE; /* nothing travels */
+    return compress_setup(&d->z, kind, error_feedback, d->n, TRAIN_EXTRA, d->c->size,
+                          d->deterministic, err);
+}
+
+const char *ddp_setting(const ddp_t *d, char *buf, size_t len) {
+    if (d->overlap)
+        snprintf(buf, len, "overlap, %zu KB", d->bucket_kb);
+    else
+        snprintf(buf, len, "no-overlap");
+    return buf;
+}
+
+double ddp_bytes_per_step(const ddp_t *d) {
+    if (d->c->size == 1)
+        return 0.0;
+    return d->z.kind ? compress_bytes(&d->z) : (double)(d->n + TRAIN_EXTRA) * sizeof(float);
+}
+
+/* Buckets of another size (between steps: none in flight). */
+static int rebucket(ddp_t *d, size_t bucket_kb, int overlap, tdp_err_t *err) {
+    free(d->b_off);
+    free(d->b_len);
+    free(d->req);
+    free(d->b_start);
+    d->overlap = overlap && !d->deterministic && d->threads == 1 && d->c->size > 1;
+    return make_buckets(d, d->n + TRAIN_EXTRA, bucket_kb, err);
+}
+
 void ddp_free(ddp_t *d) {
+    compress_free(&d->z);
     if (d->threads > 1)
         team_free(&d->team);
     free(d->b_off);
@@ -98,6 +133,32 @@ static int ddp_allsum(void *self, double *v, int n, tdp_err_t *err) {
     return comm_allsum(d->c, v, n, step_now(d), err);
 }
 
+/* Start the sum of bucket i. Compressed: its gradient in 16 bits; the loss and stop slots (in
+ * bucket 0, the first started) in fp32 by a request of their own, req[nbuckets]. */
+static int start_bucket(ddp_t *d, int i) {
+    float *g = d->t->grads;
+    if (!d->z.kind)
+        return MPI_Iallreduce(MPI_IN_PLACE, g + d->b_off[i], (int)d->b_len[i], MPI_FLOAT, MPI_SUM,
+                              d->c->comm, &d->req[i]);
+    size_t off = d->b_off[i], end = off + d->b_len[i];
+    if (end > d->n) {
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, g + d->n, TRAIN_EXTRA, MPI_FLOAT, MPI_SUM, d->c->comm,
+                                &d->req[d->nbuckets]);
+        if (rc != MPI_SUCCESS)
+            return rc;
+        end = d->n;
+    }
+    return compress_start(&d->z, g, off, end > off ? end - off : 0, d->c->comm, &d->req[i]);
+}
+
+/* Bucket i's sum has arrived: compressed, back to fp32. */
+static void bucket_arrived(ddp_t *d, int i) {
+    if (!d->z.kind)
+        return;
+    size_t off = d->b_off[i], end = off + d->b_len[i] < d->n ? off + d->b_len[i] : d->n;
+    compress_finish(&d->z, d->t->grads, off, end > off ? end - off : 0);
+}
+
 /* Backward's progress callback: start every bucket that is now complete, then let MPI progress
  * the ones in flight (libnbc advances a collective only inside MPI calls). */
 static void on_progress(void *ctx, size_t ready_from) {
@@ -110,8 +171,7 @@ static void on_progress(void *ctx, size_t ready_from) {
     while (d->next < d->nbuckets && d->b_off[d->next] >= ready_from) {
         int i = d->next++;
         d->b_start[i] = tdp_now();
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, g + d->b_off[i], (int)d->b_len[i], MPI_FLOAT, MPI_SUM,
-                                d->c->comm, &d->req[i]);
+        int rc = start_bucket(d, i);
         if (rc != MPI_SUCCESS) {
             d->mpi_rc = rc;
             return;
@@ -127,6 +187,7 @@ static void on_progress(void *ctx, size_t ready_from) {
         }
         if (!flag)
             break;
+        bucket_arrived(d, d->done);
         trace_add(d->t->trace, "allreduce bucket", d->done, 1, d->b_start[d->done], tdp_now());
         d->done++;
     }
@@ -191,11 +252,14 @@ static int combine_overlapped(ddp_t *d, trainer_t *t, tdp_err_t *err) {
     on_progress(d, 0); /* nothing left to compute: start what is not started */
     if (d->mpi_rc != MPI_SUCCESS)
         return comm_fail(err, __FILE__, __LINE__, d->c->rank, "MPI_Iallreduce", d->mpi_rc);
-    int rc = comm_wait(d->c, d->nbuckets - d->done, d->req + d->done, "the gradient allreduce",
-                       step_now(d), err);
+    /* compressed: req[nbuckets], the slots' request, comes last */
+    int rc = comm_wait(d->c, d->nbuckets - d->done + (d->z.kind != HALF_NONE), d->req + d->done,
+                       "the gradient allreduce", step_now(d), err);
     if (rc != TDP_OK)
         return rc;
     double w1 = tdp_now();
+    for (int i = d->done; i < d->nbuckets; i++)
+        bucket_arrived(d, i);
     for (int i = d->done; i < d->nbuckets; i++)
         trace_add(t->trace, "allreduce bucket", i, 1, d->b_start[i], w1);
     return TDP_OK;
@@ -209,12 +273,17 @@ static int combine_in_rank_order(ddp_t *d, trainer_t *t, tdp_err_t *err) {
     const size_t total = d->n + TRAIN_EXTRA;
     g[d->n] = (float)d->local_loss;
     MPI_Request r;
-    TDP_MPI(
-        MPI_Iallgather(g, (int)total, MPI_FLOAT, d->gather, (int)total, MPI_FLOAT, d->c->comm, &r),
-        d->c->rank, err);
+    if (d->z.kind)
+        TDP_MPI(compress_gather_start(&d->z, g, d->c->comm, &r), d->c->rank, err);
+    else
+        TDP_MPI(MPI_Iallgather(g, (int)total, MPI_FLOAT, d->gather, (int)total, MPI_FLOAT,
+                               d->c->comm, &r),
+                d->c->rank, err);
     int rc = comm_wait(d->c, 1, &r, "the gradient allgather", step_now(d), err);
     if (rc != TDP_OK)
         return rc;
+    for (int q = 0; q < d->c->size && d->z.kind; q++)
+        compress_gather_row(&d->z, q, d->gather + (size_t)q * total);
     sum_in_order(g, d->rows, d->c->size, total, 0);
     trace_add(t->trace, "allgather+sum", -1, 1, w0, tdp_now());
     return TDP_OK;
@@ -225,13 +294,23 @@ static int combine_blocking(ddp_t *d, trainer_t *t, tdp_err_t *err) {
     double w0 = tdp_now();
     float *g = t->grads;
     g[d->n] = (float)d->local_loss;
-    MPI_Request r;
-    TDP_MPI(MPI_Iallreduce(MPI_IN_PLACE, g, (int)(d->n + TRAIN_EXTRA), MPI_FLOAT, MPI_SUM,
-                           d->c->comm, &r),
-            d->c->rank, err);
-    int rc = comm_wait(d->c, 1, &r, "the gradient allreduce", step_now(d), err);
+    MPI_Request r[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+    if (d->z.kind) { /* the gradient in 16 bits, the slots in fp32 */
+        TDP_MPI(compress_start(&d->z, g, 0, d->n, d->c->comm, &r[0]), d->c->rank, err);
+        TDP_MPI(MPI_Iallreduce(MPI_IN_PLACE, g + d->n, TRAIN_EXTRA, MPI_FLOAT, MPI_SUM, d->c->comm,
+                               &r[1]),
+                d->c->rank, err);
+    } else {
+        TDP_MPI(MPI_Iallreduce(MPI_IN_PLACE, g, (int)(d->n + TRAIN_EXTRA), MPI_FLOAT, MPI_SUM,
+                               d->c->comm, &r[0]),
+                d->c->rank, err);
+    }
+    int rc = comm_wait(d->c, 1 + (d->z.kind != HALF_NONE), r, "the gradient allreduce", step_now(d),
+                       err);
     if (rc != TDP_OK)
         return rc;
+    if (d->z.kind)
+        compress_finish(&d->z, g, 0, d->n);
     trace_add(t->trace, "allreduce", -1, 1, w0, tdp_now());
     return TDP_OK;
 }
@@ -240,13 +319,48 @@ static int combine_blocking(ddp_t *d, trainer_t *t, tdp_err_t *err) {
  * behind would leak and leave its bucket's sum unguaranteed. */
 static int check_completed(const ddp_t *d, const trainer_t *t, tdp_err_t *err) {
     int pending = 0;
-    for (int i = 0; i < d->nbuckets; i++)
+    for (int i = 0; i <= d->nbuckets; i++)
         pending += d->req[i] != MPI_REQUEST_NULL;
     if (pending > 0)
         return tdp_fail(err, TDP_ERUNTIME,
                         "internal error: %d allreduce requests not completed at step %ld", pending,
                         t->steps + 1);
     return TDP_OK;
+}
+
+void ddp_set_autotune(ddp_t *d) {
+    /* deterministic, hybrid and a world of one sum without buckets: nothing to choose */
+    d->autotune = !d->deterministic && d->threads == 1 && d->c->size > 1;
+    tune_init(&d->tune);
+}
+
+/* --bucket-kb auto, before a step: the setting being timed. */
+static int tune_before(ddp_t *d, tdp_err_t *err) {
+    if (!d->autotune || !tune_active(&d->tune) || d->tune.step % (TUNE_WARMUP + TUNE_TIMED) != 0)
+        return TDP_OK;
+    int i = tune_current(&d->tune);
+    return rebucket(d, d->tune.kb[i], d->tune.overlap[i], err);
+}
+
+/* --bucket-kb auto, after a step of `seconds`: when every setting is timed, the ranks agree on
+ * the slowest rank's score of each and all keep the fastest setting. */
+static int tune_after(ddp_t *d, double seconds, tdp_err_t *err) {
+    if (!d->autotune || d->tune.chosen >= 0)
+        return TDP_OK;
+    tune_record(&d->tune, seconds);
+    if (tune_active(&d->tune))
+        return TDP_OK;
+    MPI_Request r;
+    int rc = comm_arrive(d->c, err);
+    if (rc != TDP_OK)
+        return rc;
+    TDP_MPI(MPI_Iallreduce(MPI_IN_PLACE, d->tune.score, TUNE_SETTINGS, MPI_DOUBLE, MPI_MAX,
+                           d->c->comm, &r),
+            d->c->rank, err);
+    if ((rc = comm_wait(d->c, 1, &r, "the --bucket-kb auto agreement", step_now(d), err)) != TDP_OK)
+        return rc;
+    int i = tune_choose(&d->tune);
+    return rebucket(d, d->tune.kb[i], d->tune.overlap[i], err);
 }
 
 /* One step's gradient: this rank's slice (threads or one thread), then the ranks' sum by one of
@@ -259,8 +373,12 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
     d->local_loss = 0.0;
     d->next = d->done = 0;
     d->mpi_rc = MPI_SUCCESS;
-    int rc = d->threads > 1 ? grads_threads(d, t, b, scale, correct, err)
-                            : grads_one_thread(d, t, b, scale, correct, err);
+    const double s0 = tdp_now();
+    int rc = tune_before(d, err);
+    if (rc != TDP_OK)
+        return rc;
+    rc = d->threads > 1 ? grads_threads(d, t, b, scale, correct, err)
+                        : grads_one_thread(d, t, b, scale, correct, err);
     if (rc != TDP_OK)
         return rc;
     stall_if_asked(d, t);
@@ -279,6 +397,8 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
         return rc;
     d->comm_seconds += tdp_now() - w0;
     if ((rc = check_completed(d, t, err)) != TDP_OK)
+        return rc;
+    if ((rc = tune_after(d, tdp_now() - s0, err)) != TDP_OK)
         return rc;
     *loss_sum = (double)t->grads[d->n];
     return TDP_OK;
@@ -302,7 +422,12 @@ static double ddp_comm_seconds(void *self) {
 }
 
 static void ddp_epoch_note(void *self, char *buf, size_t len) {
-    snprintf(buf, len, "comm_s %.3f", ((ddp_t *)self)->comm_seconds);
+    const ddp_t *d = self;
+    if (d->autotune && d->tune.chosen >= 0)
+        snprintf(buf, len, "comm_s %.3f  buckets (auto): %s", d->comm_seconds,
+                 ddp_setting(d, (char[64]){0}, 64));
+    else
+        snprintf(buf, len, "comm_s %.3f", d->comm_seconds);
 }
 
 const grad_engine_t ddp_engine = {

@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "comm.h"
+#include "compress.h"
+#include "tune.h"
 #include "dp.h"
 #include "train.h"
 #include "util.h"
@@ -22,6 +24,9 @@ typedef struct {
     int overlap;          /* 1: bucketed nonblocking allreduce during backward */
     int deterministic;    /* 1: allgather and sum in rank order (bitwise reproducible) */
     size_t bucket_floats; /* bucket size */
+    size_t bucket_kb;     /* bucket size as asked (0: one bucket) */
+    int autotune;         /* --bucket-kb auto: tune picks overlap and bucket_kb */
+    tune_t tune;
     /* buckets over the gradient arena's n + TRAIN_EXTRA floats (the slots last); bucket 0 is
      * the arena's tail, the first that backward finishes */
     size_t n; /* nparams */
@@ -41,7 +46,8 @@ typedef struct {
     /* the step in flight */
     trainer_t *t;
     double local_loss;
-    int mpi_rc; /* first MPI error inside the progress callback */
+    int mpi_rc;   /* first MPI error inside the progress callback */
+    compress_t z; /* --grad-compress: 16-bit buckets (z.kind HALF_NONE: fp32) */
     /* metrics */
     double comm_seconds; /* communication not hidden behind backward */
     double bucket_tests; /* MPI_Test calls made during backward */
@@ -57,6 +63,19 @@ void ddp_free(ddp_t *d);
 /* The watchdog and the weight-sync check (call after ddp_setup). comm_timeout in seconds (0:
  * none), check_sync in steps (0: none). */
 int ddp_set_watchdog(ddp_t *d, double comm_timeout, long check_sync, tdp_err_t *err);
+
+/* --grad-compress (call after ddp_setup): the gradient travels in 16 bits, summed in fp32 by a
+ * reduction that rounds once per addition (compress.h); error_feedback carries each step's
+ * rounding residual into the next. A world of one compresses nothing. */
+int ddp_set_compress(ddp_t *d, half_kind_t kind, int error_feedback, tdp_err_t *err);
+/* --bucket-kb auto (call after ddp_setup): the first TUNE_STEPS steps time the settings of
+ * tune.h, then every rank keeps the fastest (the slowest rank's times decide). Deterministic,
+ * hybrid and single-rank runs have no buckets to tune: the setting stays. */
+void ddp_set_autotune(ddp_t *d);
+/* "overlap, 256 KB" or "no-overlap": the setting in use. */
+const char *ddp_setting(const ddp_t *d, char *buf, size_t len);
+/* The bytes of gradient and slots each rank contributes to the sum per step. */
+double ddp_bytes_per_step(const ddp_t *d);
 
 extern const grad_engine_t ddp_engine;
 

@@ -25,9 +25,10 @@ void summary_build(run_summary_t *s, const summary_source_t *src) {
         .seconds = src->seconds,
         .train_seconds = t->train_seconds,
         .broadcast_bytes = src->broadcast_bytes,
-        .allreduce_bytes_per_step =
-            d && d->c->size > 1 ? (double)(t->cfg.model->nparams + TRAIN_EXTRA) * sizeof(float)
-                                : 0.0,
+        .allreduce_bytes_per_step = d ? ddp_bytes_per_step(d) : 0.0,
+        .grad_compress = d ? compress_name(d->z.kind) : "none",
+        .bucket_kb = d ? (long)d->bucket_kb : 0,
+        .overlap = d ? d->overlap : 0,
         .comm_seconds = d ? d->comm_seconds : 0.0,
         .optimizer_seconds = t->optimizer_seconds,
         .blas = blas_config(),
@@ -65,6 +66,9 @@ int summary_write(const char *path, const run_summary_t *s, tdp_err_t *err) {
     json_fixed(&j, "replicated_bytes_total", s->replicated_bytes_total, 0);
     json_fixed(&j, "broadcast_bytes", s->broadcast_bytes, 0);
     json_fixed(&j, "allreduce_bytes_per_step", s->allreduce_bytes_per_step, 0);
+    json_string(&j, "grad_compress", s->grad_compress ? s->grad_compress : "none");
+    json_int(&j, "bucket_kb", s->bucket_kb);
+    json_int(&j, "overlap", s->overlap);
     json_fixed(&j, "comm_seconds", s->comm_seconds, 6);
     json_fixed(&j, "gil_wait_seconds", s->gil_wait_seconds, 6);
     json_fixed(&j, "gil_held_seconds", s->gil_held_seconds, 6);

@@ -20,6 +20,9 @@ typedef struct {
     double train_samples_per_s, test_accuracy, final_loss, seconds;
     double train_seconds; /* the time of the training steps this process ran (the throughput's) */
     double replicated_bytes_total, broadcast_bytes, allreduce_bytes_per_step;
+    const char *grad_compress; /* ddp: none, bf16 or fp16 */
+    long bucket_kb;            /* ddp: the bucket size in use at the end (chosen by auto) */
+    int overlap;               /* ddp: 1 when buckets overlapped backward at the end */
     double comm_seconds, gil_wait_seconds;
     double gil_held_seconds; /* --gil: the calibrated interpreter work done under the lock */
     /* the step's time split (seconds over the run; 0 where a mode has no such part) */

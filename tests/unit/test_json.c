@@ -163,6 +163,9 @@ static void test_summary(const char *path) {
         .replicated_bytes_total = 0.4,
         .broadcast_bytes = 101800,
         .allreduce_bytes_per_step = 101808,
+        .grad_compress = "bf16",
+        .bucket_kb = 64,
+        .overlap = 1,
         .comm_seconds = 0.001,
         .gil_wait_seconds = 0,
         .replicate_seconds = 0,
@@ -182,6 +185,7 @@ static void test_summary(const char *path) {
         "  \"final_loss\": 0.12345679,\n  \"seconds\": 1.500000,\n"
         "  \"train_seconds\": 1.250000000,\n  \"replicated_bytes_total\": 0,\n"
         "  \"broadcast_bytes\": 101800,\n  \"allreduce_bytes_per_step\": 101808,\n"
+        "  \"grad_compress\": \"bf16\",\n  \"bucket_kb\": 64,\n  \"overlap\": 1,\n"
         "  \"comm_seconds\": 0.001000,\n  \"gil_wait_seconds\": 0.000000,\n"
         "  \"replicate_seconds\": 0.000000,\n  \"scatter_seconds\": 0.000000,\n"
         "  \"compute_seconds\": 0.000000,\n  \"gather_seconds\": 0.000000,\n"
