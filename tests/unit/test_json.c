@@ -187,6 +187,7 @@ static void test_summary(const char *path) {
         "  \"broadcast_bytes\": 101800,\n  \"allreduce_bytes_per_step\": 101808,\n"
         "  \"grad_compress\": \"bf16\",\n  \"bucket_kb\": 64,\n  \"overlap\": 1,\n"
         "  \"comm_seconds\": 0.001000,\n  \"gil_wait_seconds\": 0.000000,\n"
+        "  \"gil_held_seconds\": 0.000000,\n"
         "  \"replicate_seconds\": 0.000000,\n  \"scatter_seconds\": 0.000000,\n"
         "  \"compute_seconds\": 0.000000,\n  \"gather_seconds\": 0.000000,\n"
         "  \"optimizer_seconds\": 0.250000,\n  \"blas\": \"B\\u00091\"\n}\n";
