@@ -83,6 +83,7 @@ static int start_mpi(run_t *r, int *argc, char ***argv) {
     }
     r->mpi_up = 1;
     r->rank = r->comm.rank;
+    r->comm.name = prog; /* its warnings' prefix */
     return TDP_OK;
 }
 
@@ -140,6 +141,8 @@ static int agree_config(run_t *r, int world) {
                        o->deterministic, o->workers, r->s.batch, &r->err);
         if (rc == TDP_OK)
             rc = ddp_set_watchdog(&r->d, o->comm_timeout, o->check_sync, &r->err);
+        if (rc == TDP_OK)
+            rc = ddp_set_timing(&r->d, o->straggler_pct, &r->err);
         worst = comm_agree(&r->comm, rc, &who, &r->err);
     }
     return report_once(r, worst, who);
@@ -234,6 +237,8 @@ static int train(run_t *r) {
                                      : NULL,
                          &rep, &r->err);
     double seconds = tdp_now() - t0;
+    if (rc == TDP_OK && d) /* every rank ended the same step: the per-rank timing */
+        rc = ddp_finish(d, &r->err);
     if (rc != TDP_OK && d) {
         /* a diverging loss is seen identically by every rank (the loss travels with the
          * gradient): rank 0 says so and all return. Anything else (an MPI failure) may be one

@@ -13,6 +13,7 @@
 
 #include "comm.h"
 #include "dp.h"
+#include "ranktime.h"
 #include "train.h"
 #include "util.h"
 
@@ -45,6 +46,8 @@ typedef struct {
     /* metrics */
     double comm_seconds; /* communication not hidden behind backward */
     double bucket_tests; /* MPI_Test calls made during backward */
+    ranktime_t rt;       /* per-rank compute, communication and wait; stragglers */
+    int timing_due;      /* the window is full: exchange after this step */
 } ddp_t;
 
 /* Buckets and buffers on session c for a model of n parameters. bucket_kb = 0: one bucket.
@@ -57,6 +60,12 @@ void ddp_free(ddp_t *d);
 /* The watchdog and the weight-sync check (call after ddp_setup). comm_timeout in seconds (0:
  * none), check_sync in steps (0: none). */
 int ddp_set_watchdog(ddp_t *d, double comm_timeout, long check_sync, tdp_err_t *err);
+
+/* Per-rank timing and the straggler warning (ranktime.h; call after ddp_set_watchdog). */
+int ddp_set_timing(ddp_t *d, double straggler_pct, tdp_err_t *err);
+/* Collective, once after a run that ended on every rank: the stall census's last notes, then
+ * every rank's timing (d->rt). */
+int ddp_finish(ddp_t *d, tdp_err_t *err);
 
 extern const grad_engine_t ddp_engine;
 
