@@ -38,6 +38,8 @@ void ranktime_free(ranktime_t *rt) {
 int ranktime_note(ranktime_t *rt, long step, double compute, double comm) {
     if (rt->n == 0)
         rt->first = step;
+    if (rt->n == RANKTIME_WINDOW) /* not exchanged: the window's split is lost, not memory */
+        rt->n--;
     rt->notes[rt->n++] = comm;
     rt->notes[RANKTIME_WINDOW] += compute;
     rt->compute += compute;
