@@ -16,20 +16,19 @@ int ranktime_init(ranktime_t *rt, int rank, int size, double straggler_pct, tdp_
     rt->size = size;
     rt->straggler_pct = straggler_pct;
     rt->first = 1;
-    rt->notes = calloc(ROW, sizeof *rt->notes);
-    rt->all = calloc((size_t)size * ROW, sizeof *rt->all);
+    rt->notes = calloc((size_t)(size + 1) * ROW, sizeof *rt->notes); /* then all */
     rt->scratch = calloc(2 * (size_t)size, sizeof *rt->scratch);
     rt->r_compute = calloc(3 * (size_t)size, sizeof *rt->r_compute);
-    if (!rt->notes || !rt->all || !rt->scratch || !rt->r_compute)
+    if (!rt->notes || !rt->scratch || !rt->r_compute)
         return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory for the per-rank timing");
+    rt->all = rt->notes + ROW;
     rt->r_comm = rt->r_compute + size;
     rt->r_wait = rt->r_comm + size;
     return TDP_OK;
 }
 
 void ranktime_free(ranktime_t *rt) {
-    free(rt->notes);
-    free(rt->all);
+    free(rt->notes); /* and all */
     free(rt->scratch);
     free(rt->r_compute);
     memset(rt, 0, sizeof *rt);
