@@ -84,6 +84,7 @@ static int start_mpi(run_t *r, int *argc, char ***argv) {
     }
     r->mpi_up = 1;
     r->rank = r->comm.rank;
+    r->comm.name = prog; /* its warnings' prefix */
     return TDP_OK;
 }
 
@@ -143,6 +144,8 @@ static int agree_config(run_t *r, int world) {
                        o->deterministic, o->workers, r->s.batch, &r->err);
         if (rc == TDP_OK)
             rc = ddp_set_watchdog(&r->d, o->comm_timeout, o->check_sync, &r->err);
+        if (rc == TDP_OK)
+            rc = ddp_set_timing(&r->d, o->straggler_pct, &r->err);
         if (rc == TDP_OK)
             rc = ddp_set_compress(&r->d, (half_kind_t)o->grad_compress, o->error_feedback, &r->err);
         if (rc == TDP_OK && autotune)
@@ -250,6 +253,8 @@ static int train(run_t *r) {
                                                         : NULL,
                          &rep, &r->err);
     double seconds = tdp_now() - t0;
+    if (rc == TDP_OK && d) /* every rank ended the same step: the per-rank timing */
+        rc = ddp_finish(d, &r->err);
     if (rc != TDP_OK && d) {
         /* a diverging loss is seen identically by every rank (the loss travels with the
          * gradient): rank 0 says so and all return. Anything else (an MPI failure) may be one

@@ -68,6 +68,10 @@ static const cmdline_opt_t SPECS[] = {
         "ddp: give up on any wait for communication after this long, naming the ranks that did not "
         "arrive (0 = wait forever)",
         .scope = M_DDP),
+    CMDLINE_OPT("straggler-pct", CMDLINE_REAL, OFF(straggler_pct), 0, 1e6, "PCT",
+                "ddp: name a rank whose compute over 100 steps exceeds the median rank's by "
+                "more than PCT percent (0 = never)",
+                .scope = M_DDP),
     CMDLINE_OPT("check-sync", CMDLINE_LONG, OFF(check_sync), 0, 1e15, "STEPS",
                 "ddp: compare a hash of the weights across ranks every STEPS steps (0 = never)",
                 .scope = M_DDP),
@@ -180,6 +184,7 @@ static const options_t DEFAULTS = {.mode = MODE_DDP,
                                    .gil_calibration = OPT_DEFAULT_GILCAL,
                                    .bucket_kb = OPT_DEFAULT_BUCKET_KB,
                                    .workers = 1,
+                                   .straggler_pct = 20,
                                    .synthetic_train = 10000,
                                    .synthetic_test = 2000};
 

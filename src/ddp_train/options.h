@@ -48,6 +48,7 @@ typedef struct {
     int dp_cache;           /* dp: keep freed replica memory mapped */
     double comm_timeout;    /* ddp: seconds, 0 = none */
     long check_sync;        /* ddp: steps, 0 = none */
+    double straggler_pct;   /* ddp: warn above the median rank's compute by this %, 0 = never */
     double switch_interval; /* --gil: milliseconds */
     int progress;           /* progress_t (report.h): auto, bar, lines, off */
     long log_every;         /* steps; 0: none */

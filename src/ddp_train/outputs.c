@@ -140,6 +140,8 @@ int outputs_write(const run_end_t *e, int rc, tdp_err_t *err) {
                "exposed communication %.3f s\n",
                t->steps, t->test_accuracy, t->final_loss, t->samples_per_s, e->seconds,
                e->d ? e->d->comm_seconds : 0.0);
+    if (rc == TDP_OK && rank == 0 && !s->o.quiet && e->d)
+        ranktime_print(&e->d->rt, stdout);
     if (rc == TDP_OK && rank == 0 && s->o.dump_weights_path[0])
         rc = dump_weights(s->o.dump_weights_path, t->params, s->model.nparams, err);
     if (rc == TDP_OK && rank == 0 && s->o.json_path[0])

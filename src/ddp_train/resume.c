@@ -62,6 +62,7 @@ static void run_config(const setup_t *s, runconfig_t *all, runconfig_t *ck) {
     runconfig_add(all, "--deterministic", "%s", o->deterministic ? "on" : "off");
     runconfig_add(all, "--comm-timeout", "%s", runconfig_real(o->comm_timeout, r));
     runconfig_add(all, "--check-sync", "%ld", o->check_sync);
+    runconfig_add(all, "--straggler-pct", "%s", runconfig_real(o->straggler_pct, r));
     runconfig_add(all, "--gil", "%s", o->gil ? "on" : "off");
     runconfig_add(all, "--switch-interval", "%s", runconfig_real(o->switch_interval, r));
     if (o->gil) {

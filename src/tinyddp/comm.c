@@ -3,6 +3,7 @@
 
 #include "runconfig.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +65,11 @@ int comm_open(comm_t *c, MPI_Comm comm, tdp_err_t *err) {
 void comm_free(comm_t *c) {
     free(c->arrived);
     free(c->arr_req);
-    c->arrived = NULL;
-    c->arr_req = NULL;
+    free(c->noted);
+    free(c->sent_to);
+    free(c->note_req);
+    c->arrived = c->noted = c->sent_to = NULL;
+    c->arr_req = c->note_req = NULL;
 }
 
 void comm_finish(comm_t *c) {
@@ -152,8 +156,18 @@ int comm_broadcast(const comm_t *c, float *params, size_t n, tdp_err_t *err) {
     return TDP_OK;
 }
 
-int comm_set_watchdog(comm_t *c, double timeout, tdp_err_t *err) {
+int comm_set_watchdog(comm_t *c, double timeout, double warn_after, tdp_err_t *err) {
     c->timeout = timeout;
+    c->warn_after = warn_after > 0 ? warn_after : 0;
+    if (c->size == 1)
+        return TDP_OK;
+    c->noted = calloc((size_t)c->size, sizeof *c->noted);
+    c->sent_to = calloc((size_t)c->size, sizeof *c->sent_to);
+    c->note_req = calloc((size_t)c->size, sizeof *c->note_req);
+    if (c->noted == NULL || c->sent_to == NULL || c->note_req == NULL)
+        return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory");
+    for (int i = 0; i < c->size; i++)
+        c->note_req[i] = MPI_REQUEST_NULL;
     if (timeout > 0) {
         c->arrived = calloc((size_t)c->size, sizeof *c->arrived);
         c->arr_req = calloc(2 * (size_t)c->size, sizeof *c->arr_req);
@@ -166,6 +180,10 @@ int comm_set_watchdog(comm_t *c, double timeout, tdp_err_t *err) {
 }
 
 #define ARRIVAL_TAG 7301
+#define NOTE_TAG    7302
+#define NOTE_FIRST  0.01 /* seconds of waiting before the first look at the census notes */
+#define NOTE_EVERY  0.01 /* then between two looks */
+#define NOTE_GRACE  1.0  /* seconds the census gives the waiting ranks to answer */
 
 int comm_arrive(comm_t *c, tdp_err_t *err) {
     if (c->timeout <= 0 || c->size == 1)
@@ -183,41 +201,174 @@ int comm_arrive(comm_t *c, tdp_err_t *err) {
     return TDP_OK;
 }
 
+/* Whether rank p said it waits for communication now: in this wait, or in the one before or
+ * after (a rank can finish a collective to which a stalled rank contributed before it stalled,
+ * and wait in the next one; no rank can be further ahead or behind). */
+static int waiting(const comm_t *c, int p) {
+    return c->noted[p] >= c->wait_no - 1 && c->noted[p] <= c->wait_no + 1;
+}
+
+/* The ranks not known to have arrived, "1, 3" in missing; *lowest: the lowest rank known to
+ * have arrived (this one included). With the watchdog, a rank arrived when its arrival note
+ * came; without, when it said it waits (its census note). */
+static size_t list_missing(comm_t *c, char *missing, size_t cap, int *lowest) {
+    size_t len = 0;
+    missing[0] = '\0';
+    *lowest = c->rank;
+    for (int p = 0; p < c->size; p++) {
+        int got = 1;
+        if (p != c->rank && c->timeout > 0 && c->arr_req[p] != MPI_REQUEST_NULL)
+            MPI_Test(&c->arr_req[p], &got, MPI_STATUS_IGNORE);
+        else if (p != c->rank && c->timeout <= 0)
+            got = waiting(c, p);
+        if (got && p < *lowest)
+            *lowest = p;
+        if (!got && len + 16 < cap)
+            len += (size_t)snprintf(missing + len, cap - len, "%s%d", len ? ", " : "", p);
+    }
+    return len;
+}
+
 /* The watchdog gave up: name the ranks whose arrival note has not come. */
 static int timed_out(comm_t *c, const char *what, long step, tdp_err_t *err) {
-    char missing[256] = "";
-    size_t len = 0;
-    for (int p = 0; p < c->size && c->size > 1; p++) {
-        int got = 1;
-        if (p != c->rank && c->arr_req[p] != MPI_REQUEST_NULL)
-            MPI_Test(&c->arr_req[p], &got, MPI_STATUS_IGNORE);
-        if (!got && len + 16 < sizeof missing)
-            len +=
-                (size_t)snprintf(missing + len, sizeof missing - len, "%s%d", len ? ", " : "", p);
-    }
+    char missing[256];
+    int lowest;
+    size_t len = c->size > 1 ? list_missing(c, missing, sizeof missing, &lowest) : 0;
     return tdp_fail(err, TDP_ERUNTIME,
                     "%s at step %ld did not complete within --comm-timeout %g s: %s%s", what, step,
                     c->timeout, len ? "rank(s) that did not arrive: " : "all ranks arrived; ",
                     len ? missing : "the transfer itself is stuck");
 }
 
+/* The stall warning, printed once per wait by the lowest rank that has arrived. */
+static void warn_stall(comm_t *c, const char *what, long step, double waited) {
+    char missing[256];
+    int lowest;
+    size_t len = list_missing(c, missing, sizeof missing, &lowest);
+    if (lowest != c->rank)
+        return;
+    fprintf(stderr,
+            "%s: warning: rank %d: %s at step %ld has waited %.0f s; %s%s (still waiting%s)\n",
+            c->name ? c->name : "tinyddp", c->rank, what, step, waited,
+            len ? "rank(s) that have not arrived: " : "all ranks arrived; ",
+            len ? missing : "the transfer itself is slow or stuck",
+            c->timeout > 0 ? "" : "; --comm-timeout SECONDS gives up");
+    fflush(stderr);
+}
+
+/* Receive every census note that has come: the wait its sender is in. */
+static int take_notes(comm_t *c, tdp_err_t *err) {
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        TDP_MPI(MPI_Iprobe(MPI_ANY_SOURCE, NOTE_TAG, c->comm, &flag, &st), c->rank, err);
+        if (!flag)
+            return TDP_OK;
+        long v = 0;
+        TDP_MPI(MPI_Recv(&v, 1, MPI_LONG, st.MPI_SOURCE, NOTE_TAG, c->comm, MPI_STATUS_IGNORE),
+                c->rank, err);
+        c->noted[st.MPI_SOURCE] = v;
+        c->notes_got++;
+    }
+}
+
+/* Tell every other rank that this rank waits in wait wait_no. */
+static int send_notes(comm_t *c, tdp_err_t *err) {
+    TDP_MPI(MPI_Waitall(c->size, c->note_req, MPI_STATUSES_IGNORE), c->rank, err);
+    c->note = c->wait_no;
+    for (int p = 0; p < c->size; p++) {
+        if (p == c->rank)
+            continue;
+        TDP_MPI(MPI_Isend(&c->note, 1, MPI_LONG, p, NOTE_TAG, c->comm, &c->note_req[p]), c->rank,
+                err);
+        c->sent_to[p]++;
+    }
+    return TDP_OK;
+}
+
+/* Whether some other rank said it waits now (a census this rank answers). */
+static int asked(const comm_t *c) {
+    for (int p = 0; p < c->size; p++)
+        if (p != c->rank && waiting(c, p))
+            return 1;
+    return 0;
+}
+
+/* No watchdog: wait as long as it takes; past warn_after, the census and the warning. */
+static int wait_watched(comm_t *c, int n, MPI_Request *req, const char *what, long step,
+                        tdp_err_t *err) {
+    c->wait_no++;
+    const double t0 = tdp_now(), grace = fmin(NOTE_GRACE, c->warn_after / 2);
+    double look = t0 + NOTE_FIRST, sent = -1.0;
+    int flag = 0, warned = 0, rc;
+    for (;;) {
+        TDP_MPI(MPI_Testall(n, req, &flag, MPI_STATUSES_IGNORE), c->rank, err);
+        if (flag)
+            return TDP_OK;
+        double now = tdp_now();
+        if (now < look)
+            continue;
+        look = now + NOTE_EVERY;
+        if ((rc = take_notes(c, err)) != TDP_OK)
+            return rc;
+        if (sent < 0 && (now - t0 > c->warn_after || asked(c))) {
+            if ((rc = send_notes(c, err)) != TDP_OK)
+                return rc;
+            sent = now;
+        }
+        if (!warned && sent >= 0 && now - t0 > c->warn_after && now - sent > grace) {
+            warn_stall(c, what, step, now - t0);
+            warned = 1;
+        }
+    }
+}
+
 int comm_wait(comm_t *c, int n, MPI_Request *req, const char *what, long step, tdp_err_t *err) {
+    if (c->timeout <= 0 && c->warn_after > 0 && c->size > 1)
+        return wait_watched(c, n, req, what, step, err);
     if (c->timeout <= 0) {
         TDP_MPI(MPI_Waitall(n, req, MPI_STATUSES_IGNORE), c->rank, err);
         return TDP_OK;
     }
-    double deadline = tdp_now() + c->timeout;
-    int flag = 0;
+    const double t0 = tdp_now(), deadline = t0 + c->timeout;
+    int flag = 0, warned = c->warn_after <= 0 || c->warn_after >= c->timeout;
     for (;;) {
         TDP_MPI(MPI_Testall(n, req, &flag, MPI_STATUSES_IGNORE), c->rank, err);
         if (flag)
             break;
-        if (tdp_now() > deadline)
+        double now = tdp_now();
+        if (now > deadline)
             return timed_out(c, what, step, err);
+        if (!warned && now - t0 > c->warn_after && c->size > 1) {
+            warn_stall(c, what, step, now - t0);
+            warned = 1;
+        }
     }
     /* every rank took part, so their arrival notes are here or on their way */
     if (c->size > 1)
         TDP_MPI(MPI_Waitall(2 * c->size, c->arr_req, MPI_STATUSES_IGNORE), c->rank, err);
+    return TDP_OK;
+}
+
+int comm_drain_notes(comm_t *c, tdp_err_t *err) {
+    if (c->size == 1 || c->sent_to == NULL)
+        return TDP_OK;
+    long *to = malloc((size_t)c->size * sizeof *to);
+    if (to == NULL)
+        return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory");
+    int mrc = MPI_Allreduce(c->sent_to, to, c->size, MPI_LONG, MPI_SUM, c->comm);
+    long mine = to[c->rank];
+    free(to);
+    if (mrc != MPI_SUCCESS)
+        return comm_fail(err, __FILE__, __LINE__, c->rank, "MPI_Allreduce(notes)", mrc);
+    while (c->notes_got < mine) {
+        long v;
+        MPI_Status st;
+        TDP_MPI(MPI_Recv(&v, 1, MPI_LONG, MPI_ANY_SOURCE, NOTE_TAG, c->comm, &st), c->rank, err);
+        c->noted[st.MPI_SOURCE] = v;
+        c->notes_got++;
+    }
+    TDP_MPI(MPI_Waitall(c->size, c->note_req, MPI_STATUSES_IGNORE), c->rank, err);
     return TDP_OK;
 }
 

@@ -36,6 +36,19 @@ typedef struct {
     long step_no;         /* steps communicated so far */
     long *arrived;        /* [size] arrival notes received (their step numbers) */
     MPI_Request *arr_req; /* [2 x size] receives, then sends, of arrival notes */
+    /* the stall warning: a wait longer than warn_after seconds (0: never) prints, once, the
+     * ranks that have not arrived. With the watchdog, its arrival notes say who; without it,
+     * a rank that has waited that long asks (a census): it sends a note naming its wait to
+     * every other rank, every rank that waits too answers with its own, and the lowest waiting
+     * rank names the ranks that sent none. A wait shorter than 10 ms sends and reads nothing. */
+    const char *name; /* prefix of the warnings: the program's name (NULL: "tinyddp") */
+    double warn_after;
+    long wait_no;          /* waits for communication so far, the same count on every rank */
+    long note;             /* the note this rank sent last: the wait it was in */
+    long *noted;           /* [size] the last wait each rank said it was in */
+    long *sent_to;         /* [size] notes sent to each rank */
+    long notes_got;        /* notes received */
+    MPI_Request *note_req; /* [size] the last notes sent */
 } comm_t;
 
 /* MPI_Init_thread (MPI_THREAD_FUNNELED), then comm_open on MPI_COMM_WORLD. On failure err says
@@ -72,13 +85,19 @@ int comm_agree_range(const comm_t *c, int v, int *lo, int *hi);
 /* Rank 0's n floats to every rank (the one replication of the model). */
 int comm_broadcast(const comm_t *c, float *params, size_t n, tdp_err_t *err);
 
-/* The watchdog: timeout in seconds (0: none). */
-int comm_set_watchdog(comm_t *c, double timeout, tdp_err_t *err);
+/* The watchdog: timeout in seconds (0: none); the stall warning after warn_after seconds (0:
+ * none). */
+int comm_set_watchdog(comm_t *c, double timeout, double warn_after, tdp_err_t *err);
+/* Every rank receives the census notes still addressed to it (collective; call once after the
+ * last wait, on every rank, before comm_finish). */
+int comm_drain_notes(comm_t *c, tdp_err_t *err);
 /* Before a step's communication: tell every other rank we arrived at this step, and listen for
  * theirs (only with the watchdog). */
 int comm_arrive(comm_t *c, tdp_err_t *err);
 /* Wait for n requests; with the watchdog, give up after the timeout naming the ranks that have
- * not arrived ("WHAT at step STEP did not complete within --comm-timeout ..."). */
+ * not arrived ("WHAT at step STEP did not complete within --comm-timeout ..."); past warn_after
+ * seconds, the lowest waiting rank warns on stderr ("PROG: warning: rank R: WHAT at step STEP
+ * has waited N s; rank(s) that have not arrived: ...") and the wait goes on. */
 int comm_wait(comm_t *c, int n, MPI_Request *req, const char *what, long step, tdp_err_t *err);
 
 /* Sum doubles over ranks in place (step: for the watchdog's message). */

@@ -111,6 +111,7 @@ void ddp_free(ddp_t *d) {
     free(d->b_start);
     free(d->gather);
     free(d->rows);
+    ranktime_free(&d->rt);
     d->b_off = d->b_len = NULL;
     d->req = NULL;
     d->b_start = NULL;
@@ -120,7 +121,16 @@ void ddp_free(ddp_t *d) {
 
 int ddp_set_watchdog(ddp_t *d, double comm_timeout, long check_sync, tdp_err_t *err) {
     d->check_sync = check_sync;
-    return comm_set_watchdog(d->c, comm_timeout, err);
+    return comm_set_watchdog(d->c, comm_timeout, testhooks()->stall_warn_seconds, err);
+}
+
+int ddp_set_timing(ddp_t *d, double straggler_pct, tdp_err_t *err) {
+    return ranktime_init(&d->rt, d->c->rank, d->c->size, straggler_pct, err);
+}
+
+int ddp_finish(ddp_t *d, tdp_err_t *err) {
+    int rc = comm_drain_notes(d->c, err);
+    return rc == TDP_OK && d->rt.notes ? ranktime_gather(&d->rt, d->c, err) : rc;
 }
 
 /* The step number the watchdog's messages name. */
@@ -235,9 +245,16 @@ static int grads_one_thread(ddp_t *d, trainer_t *t, size_t b, float scale, long 
     return TDP_OK;
 }
 
-/* Test switch: this rank stops arriving at its stall step (a hung rank). */
+/* Test switches: this rank computes slow_ms longer every step (a straggler), or stops
+ * arriving at its stall step (a hung rank). */
 static void stall_if_asked(const ddp_t *d, const trainer_t *t) {
     const testhooks_t *h = testhooks();
+    if (h->slow_rank == d->c->rank && h->slow_ms > 0) {
+        struct timespec ts = {
+            (time_t)(h->slow_ms / 1000),
+            (long)((h->slow_ms - 1000 * (double)(time_t)(h->slow_ms / 1000)) * 1e6)};
+        nanosleep(&ts, NULL);
+    }
     if (h->stall_rank != d->c->rank || t->steps + 1 != h->stall_step)
         return;
     double until = tdp_now() + h->stall_seconds;
@@ -368,6 +385,7 @@ static int tune_after(ddp_t *d, double seconds, tdp_err_t *err) {
 static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *correct,
                      tdp_err_t *err) {
     ddp_t *d = self;
+    const double c0 = tdp_now(); /* the rank's compute starts */
     const float scale = 1.0f / ((float)t->cfg.batch * (float)t->cfg.world * (float)t->cfg.accum);
     d->t = t;
     d->local_loss = 0.0;
@@ -395,7 +413,10 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
         rc = combine_blocking(d, t, err);
     if (rc != TDP_OK)
         return rc;
-    d->comm_seconds += tdp_now() - w0;
+    const double w1 = tdp_now();
+    d->comm_seconds += w1 - w0;
+    if (d->rt.notes)
+        d->timing_due = ranktime_note(&d->rt, t->steps + 1, w0 - c0, w1 - w0);
     if ((rc = check_completed(d, t, err)) != TDP_OK)
         return rc;
     if ((rc = tune_after(d, tdp_now() - s0, err)) != TDP_OK)
@@ -412,6 +433,12 @@ static int ddp_after_step(void *self, trainer_t *t, tdp_err_t *err) {
     const testhooks_t *h = testhooks();
     if (h->perturb_rank == d->c->rank && t->steps == h->perturb_step)
         t->params[0] += 1e-3f;
+    if (d->timing_due) { /* every rank's window is full at the same step */
+        d->timing_due = 0;
+        int rc = ranktime_exchange(&d->rt, d->c, err);
+        if (rc != TDP_OK)
+            return rc;
+    }
     if (d->check_sync <= 0 || t->steps % d->check_sync != 0 || d->c->size == 1)
         return TDP_OK;
     return comm_check_sync(d->c, t->params, d->n, t->steps, err);

@@ -15,6 +15,7 @@
 #include "compress.h"
 #include "tune.h"
 #include "dp.h"
+#include "ranktime.h"
 #include "train.h"
 #include "util.h"
 
@@ -51,6 +52,8 @@ typedef struct {
     /* metrics */
     double comm_seconds; /* communication not hidden behind backward */
     double bucket_tests; /* MPI_Test calls made during backward */
+    ranktime_t rt;       /* per-rank compute, communication and wait; stragglers */
+    int timing_due;      /* the window is full: exchange after this step */
 } ddp_t;
 
 /* Buckets and buffers on session c for a model of n parameters. bucket_kb = 0: one bucket.
@@ -76,6 +79,11 @@ void ddp_set_autotune(ddp_t *d);
 const char *ddp_setting(const ddp_t *d, char *buf, size_t len);
 /* The bytes of gradient and slots each rank contributes to the sum per step. */
 double ddp_bytes_per_step(const ddp_t *d);
+/* Per-rank timing and the straggler warning (ranktime.h; call after ddp_set_watchdog). */
+int ddp_set_timing(ddp_t *d, double straggler_pct, tdp_err_t *err);
+/* Collective, once after a run that ended on every rank: the stall census's last notes, then
+ * every rank's timing (d->rt). */
+int ddp_finish(ddp_t *d, tdp_err_t *err);
 
 extern const grad_engine_t ddp_engine;
 

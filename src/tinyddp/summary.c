@@ -33,6 +33,12 @@ void summary_build(run_summary_t *s, const summary_source_t *src) {
         .optimizer_seconds = t->optimizer_seconds,
         .blas = blas_config(),
     };
+    if (d != NULL && d->rt.gathered) {
+        s->ranks = d->rt.size;
+        s->rank_compute = d->rt.r_compute;
+        s->rank_comm = d->rt.r_comm;
+        s->rank_wait = d->rt.r_wait;
+    }
     if (dp != NULL) {
         s->replicated_bytes_total = dp->replicated_bytes;
         s->gil_wait_seconds = dp->use_gil ? gil_wait_seconds(&dp->gil) : 0.0;
@@ -42,6 +48,13 @@ void summary_build(run_summary_t *s, const summary_source_t *src) {
         s->compute_seconds = dp->compute_s;
         s->gather_seconds = dp->gather_s;
     }
+}
+
+static void per_rank(json_t *j, const char *key, const double *v, int n) {
+    json_array(j, key, JSON_INLINE);
+    for (int i = 0; i < n; i++)
+        json_fixed(j, NULL, v[i], 6);
+    json_end(j);
 }
 
 int summary_write(const char *path, const run_summary_t *s, tdp_err_t *err) {
@@ -78,6 +91,9 @@ int summary_write(const char *path, const run_summary_t *s, tdp_err_t *err) {
     json_fixed(&j, "gather_seconds", s->gather_seconds, 6);
     json_fixed(&j, "optimizer_seconds", s->optimizer_seconds, 6);
     json_string(&j, "blas", s->blas ? s->blas : "");
+    per_rank(&j, "rank_compute_seconds", s->rank_compute, s->ranks);
+    per_rank(&j, "rank_comm_seconds", s->rank_comm, s->ranks);
+    per_rank(&j, "rank_wait_seconds", s->rank_wait, s->ranks);
     json_end(&j);
     return json_write(&j, path, err);
 }

@@ -28,6 +28,10 @@ typedef struct {
     /* the step's time split (seconds over the run; 0 where a mode has no such part) */
     double replicate_seconds, scatter_seconds, compute_seconds, gather_seconds, optimizer_seconds;
     const char *blas; /* what the BLAS library runs (blas_config) */
+    /* ddp: every rank's compute, exposed communication and wait for the slowest rank
+     * (ranktime.h), ranks entries each; 0 entries in the other modes */
+    int ranks;
+    const double *rank_compute, *rank_comm, *rank_wait;
 } run_summary_t;
 
 /* A finished run, as the summary sees it. */

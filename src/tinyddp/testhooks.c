@@ -15,6 +15,9 @@ static void read_env(void) {
     hooks.stall_rank = (v = getenv("TDP_TEST_STALL_RANK")) ? atoi(v) : -1;
     hooks.stall_step = (v = getenv("TDP_TEST_STALL_STEP")) ? atol(v) : 1;
     hooks.stall_seconds = (v = getenv("TDP_TEST_STALL_SECONDS")) ? atof(v) : 3600.0;
+    hooks.stall_warn_seconds = (v = getenv("TDP_TEST_STALL_WARN_SECONDS")) ? atof(v) : 60.0;
+    hooks.slow_rank = (v = getenv("TDP_TEST_SLOW_RANK")) ? atoi(v) : -1;
+    hooks.slow_ms = (v = getenv("TDP_TEST_SLOW_MS")) ? atof(v) : 0.0;
     hooks.perturb_rank = (v = getenv("TDP_TEST_PERTURB_RANK")) ? atoi(v) : -1;
     hooks.perturb_step = (v = getenv("TDP_TEST_PERTURB_STEP")) ? atol(v) : 1;
     hooks.stop_at_set = (v = getenv("TDP_TEST_STOP_AT")) != NULL;

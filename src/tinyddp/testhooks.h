@@ -15,6 +15,13 @@ typedef struct {
     int stall_rank;
     long stall_step;
     double stall_seconds;
+    /* TDP_TEST_STALL_WARN_SECONDS=X (60): a wait for communication longer than this warns,
+     * naming the ranks that have not arrived (comm.c) */
+    double stall_warn_seconds;
+    /* TDP_TEST_SLOW_RANK=R TDP_TEST_SLOW_MS=M: rank R computes M ms longer every step (ddp; -1:
+     * no rank) */
+    int slow_rank;
+    double slow_ms;
     /* TDP_TEST_PERTURB_RANK=R [_STEP=S (1)]: nudge rank R's weights after step S (ddp; -1: no
      * rank) */
     int perturb_rank;

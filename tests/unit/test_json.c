@@ -174,6 +174,10 @@ static void test_summary(const char *path) {
         .gather_seconds = 0,
         .optimizer_seconds = 0.25,
         .blas = "B\t1",
+        .ranks = 2,
+        .rank_compute = (const double[]){1.5, 0.25},
+        .rank_comm = (const double[]){0.001, 0.002},
+        .rank_wait = (const double[]){0.0005, 0},
     };
     tdp_err_t err = {0};
     CHECK(summary_write(path, &s, &err) == TDP_OK);
@@ -190,7 +194,10 @@ static void test_summary(const char *path) {
         "  \"gil_held_seconds\": 0.000000,\n"
         "  \"replicate_seconds\": 0.000000,\n  \"scatter_seconds\": 0.000000,\n"
         "  \"compute_seconds\": 0.000000,\n  \"gather_seconds\": 0.000000,\n"
-        "  \"optimizer_seconds\": 0.250000,\n  \"blas\": \"B\\u00091\"\n}\n";
+        "  \"optimizer_seconds\": 0.250000,\n  \"blas\": \"B\\u00091\",\n"
+        "  \"rank_compute_seconds\": [1.500000, 0.250000],\n"
+        "  \"rank_comm_seconds\": [0.001000, 0.002000],\n"
+        "  \"rank_wait_seconds\": [0.000500, 0.000000]\n}\n";
     char *got = slurp(path);
     CHECK_MSG(got != NULL && strcmp(got, want) == 0, "got\n%s\nwant\n%s", got ? got : "", want);
 }
