@@ -44,6 +44,7 @@ typedef struct {
     int dp_cache;           /* dp: keep freed replica memory mapped */
     double comm_timeout;    /* ddp: seconds, 0 = none */
     long check_sync;        /* ddp: steps, 0 = none */
+    int zero;               /* ddp: ZeRO-1, the sharded optimizer */
     double switch_interval; /* --gil: milliseconds */
     uint64_t given;         /* bit k: the k-th option of the table was on the command line */
 } options_t;

@@ -58,8 +58,11 @@ void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
     if (d && o->workers > 1)
         printf("hybrid: %d threads per rank combine their gradients, then the ranks allreduce "
                "(%s)\n",
-               o->workers, d->deterministic ? "allgather + sum in rank order" : "blocking");
-    if (d)
+               o->workers,
+               d->zero.on         ? "--zero: reduce-scatter"
+               : d->deterministic ? "allgather + sum in rank order"
+                                  : "blocking");
+    if (d && !d->zero.on)
         printf("ddp: %s, %d bucket%s of up to %d KB, model broadcast once (%zu bytes)%s\n",
                d->deterministic ? "allgather + sum in rank order (deterministic)"
                : d->overlap     ? "bucketed allreduce overlapped with backward"
@@ -67,6 +70,13 @@ void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
                d->nbuckets, d->nbuckets > 1 ? "s" : "", o->bucket_kb,
                s->model.nparams * sizeof(float),
                o->accum > 1 ? ", one allreduce per accumulated step" : "");
+    if (d && d->zero.on)
+        printf("ddp: --zero (ZeRO-1): momentum of %zu of %zu parameters on rank 0 (1/%d), "
+               "gradient reduce-scatter%s after backward, weights allgathered after the step, "
+               "model broadcast once (%zu bytes)\n",
+               d->zero.len, s->model.nparams, d->c->size,
+               d->deterministic ? " as alltoall + sum in rank order (deterministic)" : "",
+               s->model.nparams * sizeof(float));
     printf("blas: %d thread(s) per worker, %s\n", blas_get_threads(), blas_config());
     fflush(stdout);
 }

@@ -21,6 +21,7 @@ typedef struct {
     double train_seconds; /* the time of the training steps this process ran (the throughput's) */
     double replicated_bytes_total, broadcast_bytes, allreduce_bytes_per_step;
     double comm_seconds, gil_wait_seconds;
+    double optimizer_state_bytes; /* the momentum this process holds (--zero: its slice's) */
     /* the step's time split (seconds over the run; 0 where a mode has no such part) */
     double replicate_seconds, scatter_seconds, compute_seconds, gather_seconds, optimizer_seconds;
     const char *blas; /* what the BLAS library runs (blas_config) */
