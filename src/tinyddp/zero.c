@@ -20,50 +20,44 @@ void zero_slice(size_t n, int p, int r, size_t *lo, size_t *len) {
 
 int zero_setup(zero_t *z, comm_t *c, size_t n, int nslots, int deterministic, tdp_err_t *err) {
     memset(z, 0, sizeof *z);
-    const int p = c->size;
+    const size_t p = (size_t)c->size;
     if (n > (size_t)0x7fffffff)
         return tdp_fail(err, TDP_EINPUT, "--zero: %zu parameters is more than MPI counts", n);
     z->c = c;
     z->on = 1;
     z->deterministic = deterministic;
     z->n = n;
-    zero_slice(n, p, c->rank, &z->lo, &z->len);
     z->nslots = nslots;
-    TDP_MALLOC(z->counts, (size_t)p * sizeof *z->counts, err);
-    TDP_MALLOC(z->displs, (size_t)p * sizeof *z->displs, err);
-    for (int q = 0; q < p; q++) {
+    zero_slice(n, c->size, c->rank, &z->lo, &z->len);
+    /* one block of counts and displacements, one of row pointers */
+    TDP_MALLOC(z->counts, 4 * p * sizeof *z->counts, err);
+    z->displs = z->counts + p;
+    z->r_counts = z->counts + 2 * p;
+    z->r_displs = z->counts + 3 * p;
+    TDP_MALLOC(z->slot_row, 2 * p * sizeof *z->slot_row, err);
+    z->row = z->slot_row + p;
+    TDP_MALLOC(z->slots, p * (size_t)nslots * sizeof *z->slots, err);
+    /* deterministic: every rank's part of this slice (one float more: never a 0-byte block) */
+    if (deterministic)
+        TDP_MALLOC(z->rows, p * z->len * sizeof *z->rows + 1, err);
+    for (int q = 0; q < c->size; q++) {
         size_t lo, len;
-        zero_slice(n, p, q, &lo, &len);
+        zero_slice(n, c->size, q, &lo, &len);
         z->counts[q] = (int)len;
         z->displs[q] = (int)lo;
-    }
-    TDP_MALLOC(z->slots, (size_t)p * (size_t)nslots * sizeof *z->slots, err);
-    TDP_MALLOC(z->slot_row, (size_t)p * sizeof *z->slot_row, err);
-    for (int q = 0; q < p; q++)
+        z->r_counts[q] = (int)z->len;
+        z->r_displs[q] = q * (int)z->len;
         z->slot_row[q] = z->slots + (size_t)q * (size_t)nslots;
-    if (deterministic) {
-        TDP_MALLOC(z->rows, (size_t)p * z->len * sizeof *z->rows + 1, err);
-        TDP_MALLOC(z->row, (size_t)p * sizeof *z->row, err);
-        TDP_MALLOC(z->r_counts, (size_t)p * sizeof *z->r_counts, err);
-        TDP_MALLOC(z->r_displs, (size_t)p * sizeof *z->r_displs, err);
-        for (int q = 0; q < p; q++) {
-            z->row[q] = z->rows + (size_t)q * z->len;
-            z->r_counts[q] = (int)z->len;
-            z->r_displs[q] = q * (int)z->len;
-        }
+        z->row[q] = z->rows ? z->rows + (size_t)q * z->len : NULL;
     }
     return TDP_OK;
 }
 
 void zero_free(zero_t *z) {
-    free(z->counts);
-    free(z->displs);
-    free(z->rows);
-    free(z->row);
-    free(z->r_counts);
-    free(z->r_displs);
+    free(z->counts);   /* and displs, r_counts, r_displs */
+    free(z->slot_row); /* and row */
     free(z->slots);
-    free(z->slot_row);
+    free(z->rows);
     memset(z, 0, sizeof *z);
 }
 

@@ -31,7 +31,7 @@ typedef struct {
     int *counts, *displs;     /* [size] every rank's slice */
     float *rows;              /* deterministic: [size][len] every rank's gradient of this slice */
     const float **row;        /* deterministic: [size] pointers into rows */
-    int *r_counts, *r_displs; /* deterministic: [size] where each rank's part of it lands */
+    int *r_counts, *r_displs; /* [size] where each rank's part of this slice lands */
     int nslots;               /* floats after the parameters in the gradient arena */
     float *slots;             /* [size][nslots] every rank's loss and stop slots */
     const float **slot_row;
