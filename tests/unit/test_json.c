@@ -170,6 +170,7 @@ static void test_summary(const char *path) {
         .compute_seconds = 1e-7,
         .gather_seconds = 0,
         .optimizer_seconds = 0.25,
+        .optimizer_state_bytes = 101800,
         .blas = "B\t1",
     };
     tdp_err_t err = {0};
@@ -185,7 +186,8 @@ static void test_summary(const char *path) {
         "  \"comm_seconds\": 0.001000,\n  \"gil_wait_seconds\": 0.000000,\n"
         "  \"replicate_seconds\": 0.000000,\n  \"scatter_seconds\": 0.000000,\n"
         "  \"compute_seconds\": 0.000000,\n  \"gather_seconds\": 0.000000,\n"
-        "  \"optimizer_seconds\": 0.250000,\n  \"blas\": \"B\\u00091\"\n}\n";
+        "  \"optimizer_seconds\": 0.250000,\n  \"optimizer_state_bytes\": 101800,\n"
+        "  \"blas\": \"B\\u00091\"\n}\n";
     char *got = slurp(path);
     CHECK_MSG(got != NULL && strcmp(got, want) == 0, "got\n%s\nwant\n%s", got ? got : "", want);
 }
