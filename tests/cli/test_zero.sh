@@ -4,7 +4,8 @@
 # the momentum each rank holds (optimizer_state_bytes) is 1/P of plain DDP's; with
 # --deterministic it is bitwise reproducible and bitwise plain --deterministic's, checkpoint
 # included; checkpoints resume across --zero and plain both ways (and --zero to --zero on another
-# world size), ending within 1e-5 of the uninterrupted run; inapplicable uses are refused (exit 2).
+# world size), ending within 1e-5 of the uninterrupted run; a hung rank is named by the watchdog;
+# inapplicable uses are refused (exit 2).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 WCMP=${TDP_WCMP:-$BIN/wcmp}
@@ -86,6 +87,24 @@ resume_case() {
 resume_case zero_to_plain 2 "--batch 16 --zero" -- 2 --batch 16
 resume_case plain_to_zero 2 "--batch 16" -- 2 --batch 16 --zero
 resume_case zero_to_zero4 2 "--batch 16 --zero" -- 4 --batch 8 --zero
+
+# the up-front memory estimate counts the slice (TDP_TEST_MEM_AVAILABLE=1 refuses, printing it)
+estimate() {
+    TDP_TEST_MEM_AVAILABLE=1 mpirun_ -np 2 -x TDP_TEST_MEM_AVAILABLE "$BIN/ddp_train" \
+        --model "$SRC/models/wide.cfg" --data synthetic --max-steps 2 --quiet "$@" 2>&1 |
+        sed -n 's/.*model and optimizer \([0-9]*\) MB.*/\1/p' | head -1
+}
+e_plain=$(estimate) e_zero=$(estimate --zero)
+[[ -n $e_plain && -n $e_zero ]] && ((e_zero < e_plain)) && ok ||
+    bad "memory estimate: model and optimizer '$e_zero' MB with --zero, '$e_plain' MB without"
+
+# a hung rank is named by the watchdog in the reduce-scatter (no hang: mpirun_ is bounded)
+TDP_TEST_STALL_RANK=1 TDP_TEST_STALL_STEP=5 mpirun_ -np 3 -x TDP_TEST_STALL_RANK \
+    -x TDP_TEST_STALL_STEP "$BIN/ddp_train" "${E3[@]}" --batch 16 --zero --comm-timeout 2 \
+    >"$T/hang.log" 2>&1
+rc=$?
+[[ $rc != 0 && $rc != 124 ]] && grep -q "the gradient reduce-scatter at step 5 did not complete within --comm-timeout 2 s: rank(s) that did not arrive: 1" "$T/hang.log" &&
+    ok || bad "hung rank with --zero: exit $rc: $(grep ddp_train "$T/hang.log")"
 
 # refused before any work, exit 2, one line naming the option
 for bad_args in "--mode serial --zero" "--mode dp --workers 2 --zero"; do
