@@ -20,6 +20,12 @@
 #       without --gil, with and without --dp-cache), DDP np=2 and hybrid 1 rank x 2 threads, as
 #       samples/s, ratio to serial,
 #       and the share of the step spent replicating the model.
+#
+#   scripts/bench.sh zero [--repeat N]
+#       --zero (ZeRO-1) against plain DDP at np = 2, fashion-mlp and wide on Fashion-MNIST, runs
+#       interleaved: samples/s of plain (overlapped), plain --no-overlap and --zero, the ratios
+#       of --zero to both, and the optimizer_state_bytes per rank of each (about 1/2 for --zero).
+#       The load average before and after. About 1.5 minutes at --repeat 3 on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +35,7 @@ repeat=3
 while (($#)); do
     case $1 in
     --repeat) repeat=$2; shift 2 ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -252,9 +258,39 @@ bench_dp() {
     echo "uses the same global batch of 128 samples per step."
 }
 
+# --zero against plain DDP at np=2, interleaved (one round: plain, plain --no-overlap, --zero)
+bench_zero() {
+    echo "## zero: --zero (ZeRO-1) vs plain DDP, np=2, batch 64 per rank, Fashion-MNIST"
+    echo "machine: $(machine_desc), $(mpirun --version | head -1); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); median of $repeat interleaved runs"
+    echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+    echo "| model | plain samples/s | --no-overlap | --zero | zero/plain | zero/no-overlap | state bytes plain | state bytes zero | state ratio |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    local model steps i k names=(plain nooverlap zero) opts=("" "--no-overlap" "--zero")
+    for model in fashion-mlp wide; do
+        steps=400
+        [[ $model == wide ]] && steps=100
+        local -A sps=()
+        for ((i = 0; i < repeat; i++)); do
+            for k in 0 1 2; do
+                sps[$k]+="$(train "z_${names[$k]}" 2 "$model" "$steps" ${opts[$k]} | awk '{print $1}') "
+            done
+        done
+        local m=() b=()
+        for k in 0 1 2; do
+            m[$k]=$(printf '%s\n' ${sps[$k]} | median)
+            b[$k]=$(json_field "$T/z_${names[$k]}.json" optimizer_state_bytes)
+        done
+        echo "| $model | ${m[0]} | ${m[1]} | ${m[2]} | $(ratio "${m[2]}" "${m[0]}") | $(ratio "${m[2]}" "${m[1]}") | ${b[0]} | ${b[2]} | $(ratio "${b[2]}" "${b[0]}") |"
+    done
+    echo
+    echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 case $what in
 serial) bench_serial ;;
+zero) bench_zero ;;
 ddp) bench_ddp ;;
 dp) bench_dp ;;
-*) echo "bench.sh: unknown benchmark '$what' (serial, ddp, dp)" >&2; exit 2 ;;
+*) echo "bench.sh: unknown benchmark '$what' (serial, ddp, dp, zero)" >&2; exit 2 ;;
 esac

@@ -140,8 +140,12 @@ static int agree_config(run_t *r, int world) {
     if (worst == TDP_OK) {
         const int autotune = o->bucket_kb == OPT_BUCKET_AUTO;
         rc = ddp_setup(&r->d, &r->comm, &r->s.model,
-                       autotune ? OPT_DEFAULT_BUCKET_KB : (size_t)o->bucket_kb, !o->no_overlap,
-                       o->deterministic, o->workers, r->s.batch, &r->err);
+                       autotune ? OPT_DEFAULT_BUCKET_KB : (size_t)o->bucket_kb,
+                       !o->no_overlap && !o->zero, o->deterministic, o->workers, r->s.batch,
+                       &r->err);
+        if (rc == TDP_OK && o->zero)
+            rc = zero_setup(&r->d.zero, &r->comm, r->s.model.nparams, TRAIN_EXTRA, o->deterministic,
+                            &r->err);
         if (rc == TDP_OK)
             rc = ddp_set_watchdog(&r->d, o->comm_timeout, o->check_sync, &r->err);
         if (rc == TDP_OK)
@@ -173,8 +177,12 @@ static int make_trainer(run_t *r, int world) {
         .sgd = {.lr = (float)s->lr, .momentum = (float)s->mom, .weight_decay = (float)s->wd},
         .lr_cosine = o->lr_cosine,
         .seed = o->seed,
+        .state_lo = r->d.zero.on ? r->d.zero.lo : 0, /* --zero: the momentum of a slice */
+        .state_len = r->d.zero.on ? r->d.zero.len : 0,
     };
     int rc = trainer_init(&r->t, &tc, &r->err);
+    r->t.gather_state = zero_gather_state;
+    r->t.gather_self = &r->d.zero;
     r->have_trainer = 1; /* trainer_init frees what it allocated when it fails */
     r->use_dp = o->mode == MODE_DP;
     /* serial --gil: the serial step under the interpreter's costs, with a one-worker dp_t's lock */

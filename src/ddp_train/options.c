@@ -75,6 +75,10 @@ static const cmdline_opt_t SPECS[] = {
     CMDLINE_OPT("check-sync", CMDLINE_LONG, OFF(check_sync), 0, 1e15, "STEPS",
                 "ddp: compare a hash of the weights across ranks every STEPS steps (0 = never)",
                 .scope = M_DDP),
+    CMDLINE_OPT("zero", CMDLINE_FLAG, OFF(zero), 0, 0, NULL,
+                "ddp: ZeRO-1, each rank holds and updates the momentum of 1/P of the weights "
+                "(reduce-scatter, then allgather)",
+                .scope = M_DDP),
     CMDLINE_OPT("deterministic", CMDLINE_FLAG, OFF(deterministic), 0, 0, NULL,
                 "fixed reduction order: bitwise-reproducible runs"),
     CMDLINE_OPT("gil", CMDLINE_FLAG, OFF(gil), 0, 0, NULL,
@@ -221,6 +225,12 @@ static int check_applicable(const options_t *o, tdp_err_t *err) {
     if (options_given(o, "error-feedback") && o->grad_compress == 0)
         return tdp_fail(err, TDP_EINPUT,
                         "--error-feedback applies to --grad-compress bf16|fp16 only");
+    if (o->zero && options_given(o, "bucket-kb"))
+        return tdp_fail(err, TDP_EINPUT,
+                        "--bucket-kb does not apply to --zero (one reduce-scatter after backward)");
+    if (o->zero && o->grad_compress != 0)
+        return tdp_fail(err, TDP_EINPUT,
+                        "--grad-compress does not apply to --zero (its reduce-scatter sends fp32)");
     if (options_given(o, "switch-interval") && !o->gil)
         return tdp_fail(err, TDP_EINPUT, "--switch-interval applies to --mode dp --gil only");
     if (!o->data_is_default && strcmp(o->data, "synthetic") != 0)

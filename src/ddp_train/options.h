@@ -49,6 +49,7 @@ typedef struct {
     double comm_timeout;    /* ddp: seconds, 0 = none */
     long check_sync;        /* ddp: steps, 0 = none */
     double straggler_pct;   /* ddp: warn above the median rank's compute by this %, 0 = never */
+    int zero;               /* ddp: ZeRO-1, the sharded optimizer */
     double switch_interval; /* --gil: milliseconds */
     int progress;           /* progress_t (report.h): auto, bar, lines, off */
     long log_every;         /* steps; 0: none */

@@ -63,14 +63,17 @@ void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
     if (d && o->workers > 1)
         printf("hybrid: %d threads per rank combine their gradients, then the ranks allreduce "
                "(%s)\n",
-               o->workers, d->deterministic ? "allgather + sum in rank order" : "blocking");
+               o->workers,
+               d->zero.on         ? "--zero: reduce-scatter"
+               : d->deterministic ? "allgather + sum in rank order"
+                                  : "blocking");
     if (d && d->autotune)
         printf("ddp: buckets auto: the first %d steps time --no-overlap and overlapped buckets of "
                "64, 256 and 1024 KB, then every rank keeps the fastest; model broadcast once "
                "(%zu bytes)%s\n",
                TUNE_STEPS, s->model.nparams * sizeof(float),
                o->accum > 1 ? ", one allreduce per accumulated step" : "");
-    else if (d)
+    else if (d && !d->zero.on)
         printf("ddp: %s, %d bucket%s of up to %zu KB, model broadcast once (%zu bytes)%s\n",
                d->deterministic ? "allgather + sum in rank order (deterministic)"
                : d->overlap     ? "bucketed allreduce overlapped with backward"
@@ -85,6 +88,13 @@ void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
             (s->model.nparams + TRAIN_EXTRA) * sizeof(float),
             d->deterministic ? " in rank order" : ", rounded to 16 bits after each addition",
             d->z.resid ? ", with error feedback" : "");
+    if (d && d->zero.on)
+        printf("ddp: --zero (ZeRO-1): momentum of %zu of %zu parameters on rank 0 (1/%d), "
+               "gradient reduce-scatter%s after backward, weights allgathered after the step, "
+               "model broadcast once (%zu bytes)\n",
+               d->zero.len, s->model.nparams, d->c->size,
+               d->deterministic ? " as alltoall + sum in rank order (deterministic)" : "",
+               s->model.nparams * sizeof(float));
     printf("blas: %d thread(s) per worker, %s\n", blas_get_threads(), blas_config());
     fflush(stdout);
 }

@@ -60,6 +60,7 @@ static void run_config(const setup_t *s, runconfig_t *all, runconfig_t *ck) {
                       o->error_feedback ? " with error feedback" : "");
     runconfig_add(all, "--no-overlap", "%s", o->no_overlap ? "on" : "off");
     runconfig_add(all, "--deterministic", "%s", o->deterministic ? "on" : "off");
+    runconfig_add(all, "--zero", "%s", o->zero ? "on" : "off"); /* not ck: resume either way */
     runconfig_add(all, "--comm-timeout", "%s", runconfig_real(o->comm_timeout, r));
     runconfig_add(all, "--check-sync", "%ld", o->check_sync);
     runconfig_add(all, "--straggler-pct", "%s", runconfig_real(o->straggler_pct, r));
@@ -164,7 +165,16 @@ int resume_from(const setup_t *s, trainer_t *t, const ckpt_expect_t *want, const
                 int rank, tdp_err_t *err) {
     const char *path = s->o.resume_path;
     ckpt_header_t h;
-    int rc = ckpt_read(path, want, &h, t->params, t->velocity, err);
+    /* a sharded momentum (--zero): the whole one is read, this rank keeps its slice */
+    const size_t n = t->cfg.model->nparams, lo = t->cfg.state_lo, len = t->cfg.state_len;
+    float *whole = len == n ? t->velocity : tdp_floats_new(n);
+    if (whole == NULL)
+        return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory reading the momentum");
+    int rc = ckpt_read(path, want, &h, t->params, whole, err);
+    if (whole != t->velocity) {
+        memcpy(t->velocity, whole + lo, len * sizeof *whole);
+        free(whole);
+    }
     if (rc != TDP_OK)
         return rc;
     if (memcmp(&h, h0, sizeof h) != 0)

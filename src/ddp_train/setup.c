@@ -225,6 +225,8 @@ int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
                      .workers = o->workers,
                      .batch = s->batch,
                      .deterministic = o->deterministic,
+                     .zero = o->zero,
+                     .whole_state = o->checkpoint_path[0] || o->resume_path[0],
                      .train_n = s->train.n,
                      .resident = mem_resident()};
     mem_launcher_ranks(&mp.world, &mp.local_ranks);

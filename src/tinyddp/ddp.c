@@ -112,6 +112,7 @@ void ddp_free(ddp_t *d) {
     free(d->gather);
     free(d->rows);
     ranktime_free(&d->rt);
+    zero_free(&d->zero);
     d->b_off = d->b_len = NULL;
     d->req = NULL;
     d->b_start = NULL;
@@ -405,7 +406,10 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
     double w0 = tdp_now();
     if (d->c->size == 1)
         t->grads[d->n] = (float)d->local_loss;
-    else if (d->overlap)
+    else if (d->zero.on) {
+        t->grads[d->n] = (float)d->local_loss;
+        rc = zero_combine(&d->zero, t->grads, step_now(d), t->trace, err);
+    } else if (d->overlap)
         rc = combine_overlapped(d, t, err);
     else if (d->deterministic)
         rc = combine_in_rank_order(d, t, err);
@@ -430,6 +434,13 @@ static int ddp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long 
 static int ddp_after_step(void *self, trainer_t *t, tdp_err_t *err) {
     ddp_t *d = self;
     d->t = t;
+    if (d->zero.on && d->c->size > 1) {
+        double a0 = tdp_now();
+        int rc = zero_allgather(&d->zero, t->params, t->steps, t->trace, err);
+        if (rc != TDP_OK)
+            return rc;
+        d->comm_seconds += tdp_now() - a0;
+    }
     const testhooks_t *h = testhooks();
     if (h->perturb_rank == d->c->rank && t->steps == h->perturb_step)
         t->params[0] += 1e-3f;

@@ -18,6 +18,7 @@
 #include "ranktime.h"
 #include "train.h"
 #include "util.h"
+#include "zero.h"
 
 typedef struct {
     comm_t *c; /* the session: rank, size, hosts, watchdog */
@@ -44,6 +45,10 @@ typedef struct {
     /* hybrid: threads per rank combining their gradients before the allreduce */
     int threads;
     dp_team_t team;
+    /* --zero: the sharded optimizer (zero.h; set up by zero_setup after ddp_setup, on = 0
+     * otherwise): a reduce-scatter instead of the allreduce, the weights allgathered after the
+     * step */
+    zero_t zero;
     /* the step in flight */
     trainer_t *t;
     double local_loss;

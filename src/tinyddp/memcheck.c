@@ -31,6 +31,7 @@
 #include "dp.h"
 #include "testhooks.h"
 #include "train.h"
+#include "zero.h"
 
 /* MPI's own resident memory per rank (Open MPI 4.1: its libraries' data, the shared-memory
  * transport's segments, the collectives' free lists): 11 to 13 MB per rank measured at 2 and 4
@@ -47,7 +48,11 @@ void mem_need(const model_t *m, const mem_plan_t *p, mem_need_t *out) {
     /* trainer_init: weights, gradient (with TRAIN_EXTRA), velocity, a workspace at the larger of
      * the batch and the evaluation batch, the epoch order; and what the main thread's BLAS calls
      * touch at that batch */
-    out->trainer = 2.0 * arena(n) + arena(n + TRAIN_EXTRA) + dp_workspace_bytes(m, eval) +
+    const int ranks = p->world > 1 ? p->world : 1;
+    size_t v_lo, v_len = n; /* the momentum: --zero, rank 0's slice (the largest) */
+    if (p->mode == MODE_DDP && p->zero)
+        zero_slice(n, ranks, 0, &v_lo, &v_len);
+    out->trainer = arena(n) + arena(v_len) + arena(n + TRAIN_EXTRA) + dp_workspace_bytes(m, eval) +
                    (double)p->train_n * sizeof(uint32_t) + dp_thread_bytes(m, eval);
     out->resident = p->resident;
     out->local_ranks = 1;
@@ -61,8 +66,10 @@ void mem_need(const model_t *m, const mem_plan_t *p, mem_need_t *out) {
          * allreduce may copy one gradient into temporaries of its own */
         double grad = (double)(n + TRAIN_EXTRA) * sizeof(float);
         out->comm = MPI_RANK_BYTES + grad;
-        if (p->deterministic)
-            out->comm += grad * (double)(p->world > 1 ? p->world : 1);
+        if (p->deterministic) /* --zero: every rank's part of this rank's slice */
+            out->comm += p->zero ? arena(v_len) * ranks : grad * ranks;
+        if (p->zero && p->whole_state) /* the whole momentum, gathered or read */
+            out->comm += arena(n);
         out->local_ranks = p->local_ranks > 1 ? p->local_ranks : 1;
     }
     out->per_rank = out->resident + out->trainer + out->workers + out->comm;

@@ -25,6 +25,8 @@ typedef struct {
     int workers; /* dp: workers; ddp: threads per rank */
     int batch;   /* per worker */
     int deterministic;
+    int zero;        /* ddp --zero: the momentum of 1/world of the weights */
+    int whole_state; /* --zero with --checkpoint or --resume: the whole momentum, at times */
     size_t train_n;
     double resident; /* this process's resident bytes now (VmRSS), with the data sets loaded */
     int world;       /* ddp: ranks in all (from the launcher's environment) */

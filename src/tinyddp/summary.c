@@ -31,6 +31,7 @@ void summary_build(run_summary_t *s, const summary_source_t *src) {
         .overlap = d ? d->overlap : 0,
         .comm_seconds = d ? d->comm_seconds : 0.0,
         .optimizer_seconds = t->optimizer_seconds,
+        .optimizer_state_bytes = (double)t->cfg.state_len * sizeof(float),
         .blas = blas_config(),
     };
     if (d != NULL && d->rt.gathered) {
@@ -90,6 +91,7 @@ int summary_write(const char *path, const run_summary_t *s, tdp_err_t *err) {
     json_fixed(&j, "compute_seconds", s->compute_seconds, 6);
     json_fixed(&j, "gather_seconds", s->gather_seconds, 6);
     json_fixed(&j, "optimizer_seconds", s->optimizer_seconds, 6);
+    json_fixed(&j, "optimizer_state_bytes", s->optimizer_state_bytes, 0);
     json_string(&j, "blas", s->blas ? s->blas : "");
     per_rank(&j, "rank_compute_seconds", s->rank_compute, s->ranks);
     per_rank(&j, "rank_comm_seconds", s->rank_comm, s->ranks);

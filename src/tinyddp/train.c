@@ -39,8 +39,15 @@ int trainer_init(trainer_t *t, const train_config_t *cfg, tdp_err_t *err) {
         one_more.nparams += TRAIN_EXTRA;
         rc = model_alloc_arena(&one_more, &t->grads, err);
     }
-    if (rc == TDP_OK)
-        rc = model_alloc_arena(m, &t->velocity, err);
+    if (t->cfg.state_len == 0 || t->cfg.state_lo + t->cfg.state_len > m->nparams) {
+        t->cfg.state_lo = 0;
+        t->cfg.state_len = m->nparams;
+    }
+    if (rc == TDP_OK) {
+        model_t slice = *m; /* the momentum of this process's slice */
+        slice.nparams = t->cfg.state_len;
+        rc = model_alloc_arena(&slice, &t->velocity, err);
+    }
     if (rc == TDP_OK)
         rc = net_ws_alloc(m, cfg->batch > TRAIN_EVAL_BATCH ? cfg->batch : TRAIN_EVAL_BATCH, &t->ws,
                           err);
@@ -165,7 +172,7 @@ int trainer_run(trainer_t *t, const grad_engine_t *eng, void *self, report_t *re
             sgd_params_t sgd = c->sgd;
             sgd.lr = lr_at(c->sgd.lr, c->lr_cosine, t->steps, t->planned_steps);
             double o0 = tdp_now();
-            sgd_step(&sgd, t->params, t->grads, t->velocity, c->model->nparams);
+            sgd_step(&sgd, t->params + t->cfg.state_lo, t->grads, t->velocity, t->cfg.state_len);
             double o1 = tdp_now();
             t->optimizer_seconds += o1 - o0;
             trace_add(t->trace, "sgd", -1, 0, o0, o1);
@@ -245,9 +252,27 @@ int trainer_checkpoint_end(trainer_t *t, tdp_err_t *err) {
     return trainer_checkpoint(t, e, nb, err);
 }
 
-int trainer_checkpoint(trainer_t *t, long epoch, long next_b, tdp_err_t *err) {
-    if (!t->ckpt_writer)
+/* The whole momentum on the writer: its own, or gathered from every process's slice (every
+ * process takes part) into *whole (freed by the caller). */
+static int whole_state(trainer_t *t, const float **v, float **whole, tdp_err_t *err) {
+    *v = t->velocity;
+    *whole = NULL;
+    if (t->cfg.state_len == t->cfg.model->nparams)
         return TDP_OK;
+    if (t->ckpt_writer && (*whole = tdp_floats_new(t->cfg.model->nparams)) == NULL)
+        return tdp_fail_sys(err, __FILE__, __LINE__, 0, "out of memory gathering the momentum");
+    *v = *whole;
+    return t->gather_state(t->gather_self, t->velocity, *whole, err);
+}
+
+int trainer_checkpoint(trainer_t *t, long epoch, long next_b, tdp_err_t *err) {
+    const float *v;
+    float *whole;
+    int rc = whole_state(t, &v, &whole, err);
+    if (rc != TDP_OK || !t->ckpt_writer) {
+        free(whole);
+        return rc;
+    }
     ckpt_header_t h = t->ckpt_base;
     h.steps = (uint64_t)t->steps;
     h.epoch = (uint64_t)epoch;
@@ -259,8 +284,8 @@ int trainer_checkpoint(trainer_t *t, long epoch, long next_b, tdp_err_t *err) {
     h.ep_correct = (uint64_t)t->ep_correct_all;
     h.ep_steps = (uint64_t)t->ep_steps;
     double c0 = tdp_now();
-    int rc = ckpt_write(t->ckpt_path, &h, t->ckpt_record, t->ckpt_record_len, t->params,
-                        t->velocity, err);
+    rc = ckpt_write(t->ckpt_path, &h, t->ckpt_record, t->ckpt_record_len, t->params, v, err);
+    free(whole);
     trace_add(t->trace, "checkpoint", -1, 0, c0, tdp_now());
     t->ckpt_written += rc == TDP_OK;
     return rc;

@@ -60,13 +60,17 @@ typedef struct {
     sgd_params_t sgd; /* sgd.lr is the peak learning rate */
     int lr_cosine;    /* cosine decay to 0 over the planned steps */
     uint64_t seed;
+    /* the slice [state_lo, state_lo + state_len) of the parameters whose momentum this process
+     * holds and updates (a sharded optimizer, zero.h; its engine leaves the slice's gradient at
+     * the start of the gradient arena and gathers the weights after the step); state_len 0: all */
+    size_t state_lo, state_len;
 } train_config_t;
 
 struct trainer {
     train_config_t cfg;
     float *params;      /* [nparams] the model */
     float *grads;       /* [nparams + TRAIN_EXTRA] gradient of the current step, then slots */
-    float *velocity;    /* [nparams] momentum buffer */
+    float *velocity;    /* [cfg.state_len] momentum of the slice this process updates */
     net_ws_t ws;        /* activations for one worker's batch (and evaluation) */
     uint32_t *order;    /* [train->n] the current epoch's sample order */
     trace_t *trace;     /* NULL unless --trace */
@@ -83,6 +87,10 @@ struct trainer {
     ckpt_header_t ckpt_base; /* the fields that describe the run */
     const char *ckpt_record; /* the option record (runconfig.h text) */
     size_t ckpt_record_len;
+    /* a sharded momentum: every process calls it; it gathers the whole momentum into whole[]
+     * on the writer (mine: this process's slice) */
+    int (*gather_state)(void *self, const float *mine, float *whole, tdp_err_t *err);
+    void *gather_self;
     volatile const sig_atomic_t *stop_flag; /* non-zero: stop after the current step */
     long start_epoch, start_b;              /* where to resume */
     /* the epoch in progress: its running sums (set from the checkpoint on resume, with

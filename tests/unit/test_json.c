@@ -173,6 +173,7 @@ static void test_summary(const char *path) {
         .compute_seconds = 1e-7,
         .gather_seconds = 0,
         .optimizer_seconds = 0.25,
+        .optimizer_state_bytes = 101800,
         .blas = "B\t1",
         .ranks = 2,
         .rank_compute = (const double[]){1.5, 0.25},
@@ -194,7 +195,8 @@ static void test_summary(const char *path) {
         "  \"gil_held_seconds\": 0.000000,\n"
         "  \"replicate_seconds\": 0.000000,\n  \"scatter_seconds\": 0.000000,\n"
         "  \"compute_seconds\": 0.000000,\n  \"gather_seconds\": 0.000000,\n"
-        "  \"optimizer_seconds\": 0.250000,\n  \"blas\": \"B\\u00091\",\n"
+        "  \"optimizer_seconds\": 0.250000,\n  \"optimizer_state_bytes\": 101800,\n"
+        "  \"blas\": \"B\\u00091\",\n"
         "  \"rank_compute_seconds\": [1.500000, 0.250000],\n"
         "  \"rank_comm_seconds\": [0.001000, 0.002000],\n"
         "  \"rank_wait_seconds\": [0.000500, 0.000000]\n}\n";
