@@ -285,4 +285,16 @@ fi
 compgen -G "$T/*.tmp.*" >/dev/null && bad "temporary files left behind: $(echo "$T"/*.tmp.*)" || ok
 no_leftovers "the whole suite"
 
+# ---- the notebook's own Python (scripts/seed-table.sh's CPython column), at tiny sizes ----
+NB=(timeout -k 5 60 /usr/bin/python3 "$SRC/scripts/py/notebook_kernels.py")
+"${NB[@]}" sum --n 20000 >"$T/nb" 2>"$T/nb.err" && ok || bad "notebook_kernels.py sum: $(tail -3 "$T/nb.err")"
+eq "notebook sum: every variant, res1 (None from the notebook's processes)" \
+    "$(sed -n 's/^nb_result kernel=sum variant=\([a-z-]*\) seconds=[0-9.]* result=\(.*\)$/\1:\2/p' "$T/nb" | tr '\n' ' ')" \
+    "serial:200010000 threads:200010000 thread-pool:200010000 thread-pool-with:200010000 processes:None process-pool:200010000 "
+[[ $(grep -o "Process: [0-9]* Thread: [0-9]* start" "$T/nb.err" | wc -l) == 12 ]] && ok || bad "notebook sum: its own prints"
+"${NB[@]}" primes --limit 1000 --variants serial,process-pool >"$T/nb" 2>"$T/nb.err" && ok || bad "notebook_kernels.py primes"
+eq "notebook primes below 1000" "$(grep -c "result=168$" "$T/nb")" 2
+"${NB[@]}" sum --variants frob >/dev/null 2>"$T/nb.err"
+[[ $? == 2 ]] && grep -q "'frob' is not one of" "$T/nb.err" && ok || bad "notebook_kernels.py: unknown variant"
+
 finish
