@@ -2,7 +2,8 @@
 """notebook_kernels.py: the notebook's own CPU-bound Python code (/work/shared/seed-notebook.txt,
 the cells In[44]-In[52] and In[6]-In[33]), run on this machine, for scripts/seed-table.sh's
 CPython column. The functions are the notebook's, unchanged but for the sizes, which are
-parameters here (the notebook: primes below 10^7, count(10^8) twice), and the result lines.
+parameters here (the notebook: primes below 10^7, count(10^8) twice), the result lines, and twin
+functions merged into one (the thread and process starters, the two `with` pools).
 
     notebook_kernels.py primes [--limit N] [--variants serial,process-pool]
     notebook_kernels.py sum [--n N] [--variants serial,threads,thread-pool,thread-pool-with,
@@ -14,6 +15,7 @@ result: the primes found, or res1 of the sum (None where the notebook's processe
 """
 import argparse
 import contextlib
+import functools
 import multiprocessing
 import os
 import sys
@@ -77,6 +79,17 @@ def count(n):
 NUM1 = NUM2 = 100000000  # In[5]; main() sets them from --n
 
 
+def start_join(kind, func1, func2):
+    """The notebook's t1, t2 = kind(target=func1, args=(NUM1,)), kind(...func2, NUM2): start
+    both, join both (In[13] with threading.Thread, In[29] with multiprocessing.Process)."""
+    t1 = kind(target=func1, args=(NUM1,))
+    t2 = kind(target=func2, args=(NUM2,))
+    t1.start()
+    t2.start()
+    t1.join()
+    t2.join()
+
+
 # ---- In[9], In[13], In[15], In[18]: one thread, two threads, the pools; each returns res1 ----
 def single_thread():
     res1 = count(NUM1)
@@ -96,12 +109,7 @@ def multi_thread():
         nonlocal res2
         res2 = count(num)
 
-    t1 = threading.Thread(target=thread_func1, args=(NUM1,))
-    t2 = threading.Thread(target=thread_func2, args=(NUM2,))
-    t1.start()
-    t2.start()
-    t1.join()
-    t2.join()
+    start_join(threading.Thread, thread_func1, thread_func2)
     return res1
 
 
@@ -114,8 +122,10 @@ def multi_thread_2():
     return result1
 
 
-def multi_thread_3():
-    with ThreadPoolExecutor(max_workers=2) as executor:
+def multi_pool(executor_class):
+    """In[18]'s multi_thread_3 (ThreadPoolExecutor) and In[32]'s multi_process_2
+    (ProcessPoolExecutor): both submitted in a `with` block, which waits for them."""
+    with executor_class(max_workers=2) as executor:
         res1 = executor.submit(count, n=NUM1)
         executor.submit(count, n=NUM2)
     return res1.result()
@@ -126,35 +136,22 @@ res1 = None
 res2 = None
 
 
-def process_func1(num):
-    global res1
-    res1 = count(num)
-
-
-def process_func2(num):
-    global res2
-    res2 = count(num)
+def process_func(name, num):
+    """The notebook's process_func1 and process_func2 (`global res1; res1 = count(num)`, and
+    res2): the global is set in the child process only."""
+    globals()[name] = count(num)
 
 
 def multi_process():
-    p1 = multiprocessing.Process(target=process_func1, args=(NUM1,))
-    p2 = multiprocessing.Process(target=process_func2, args=(NUM2,))
-    p1.start()
-    p2.start()
-    p1.join()
-    p2.join()
+    start_join(multiprocessing.Process, functools.partial(process_func, "res1"),
+               functools.partial(process_func, "res2"))
     return res1
 
 
-def multi_process_2():
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        r1 = pool.submit(count, n=NUM1)
-        pool.submit(count, n=NUM2)
-    return r1.result()
-
 
 SUM = {"serial": single_thread, "threads": multi_thread, "thread-pool": multi_thread_2,
-       "thread-pool-with": multi_thread_3, "processes": multi_process, "process-pool": multi_process_2}
+       "thread-pool-with": lambda: multi_pool(ThreadPoolExecutor), "processes": multi_process,
+       "process-pool": lambda: multi_pool(ProcessPoolExecutor)}
 
 
 def main():
