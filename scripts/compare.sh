@@ -2,7 +2,10 @@
 # compare.sh: the DataParallel vs DistributedDataParallel table, measured. Trains the same model
 # on the same data for the same number of steps in every mode (serial at the same global batch,
 # DP, DP --dp-cache, DP --gil, DP --gil --dp-cache, DDP, hybrid ranks x threads) for each worker
-# count, repeats every run, runs DDP across 2 simulated hosts (root only), and writes
+# count, repeats every run, runs PyTorch beside them on the same work (DataParallel in real CPython
+# threads: scripts/py/torch_dp.py serial, dp-replicate, dp-kept; DDP with gloo:
+# scripts/py/torch_ddp.py; skipped with a note when torch is not installed), runs DDP across 2
+# simulated hosts (root only), and writes
 # results/compare.md, results/compare.json and the plots results/compare_{speed,split}.png, and
 # the training curves of serial, DP and DDP on one global batch, results/compare_curves.png.
 # The Markdown is also printed on stdout; progress goes to stderr.
@@ -31,6 +34,7 @@ Options (default in brackets):
   --data DIR|synthetic  training data [ddp_train's: /usr/share/datasets/fashion-mnist when present]
   --link-rate RATE      bandwidth of the simulated link between the 2 hosts (tc tbf) [1gbit]
   --no-cluster          skip the 2-host DDP run (it needs root; skipped with a note otherwise)
+  --no-torch            skip the PyTorch rows (skipped with a note when python3 has no torch)
   --no-plots            skip the gnuplot PNGs (the curves too)
   --no-curves           skip the curves: 3 extra runs (serial, DP, DDP; 2 workers, first model,
                         4 x its steps) with --metrics, drawn by scripts/py/plot_curves.py
@@ -41,7 +45,9 @@ Options (default in brackets):
 Outputs (each written to a temporary file, then renamed; nothing is replaced on failure):
   DIR/compare.md, DIR/compare.json, DIR/compare_speed.png, DIR/compare_split.png,
   DIR/compare_curves.png
-Environment: TDP_SEED_TABLE (the kernels table script) [scripts/seed-table.sh].
+Environment: TDP_SEED_TABLE (the kernels table script) [scripts/seed-table.sh];
+  TDP_TORCH_DP, TDP_TORCH_DDP (the PyTorch scripts; when given, torch is not looked for)
+  [scripts/py/torch_dp.py, scripts/py/torch_ddp.py]; TDP_TORCH_PYTHON (what runs them) [python3].
 Exit status: 0 done, 1 a run failed, 2 bad option or missing prerequisite.
 EOF
 }
@@ -57,7 +63,7 @@ fail() {
 
 ORIG_ARGS=("$@")
 quick=0 kernels=0 models="" workers="" repeats=3 steps="" batch=64 hthreads=2 data="" rate=1gbit
-cluster=1 plots=1 curves=1 out="$ROOT/results" bin="${TDP_BIN:-$ROOT/build/bin}"
+cluster=1 torch=1 plots=1 curves=1 out="$ROOT/results" bin="${TDP_BIN:-$ROOT/build/bin}"
 need_val() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value (see --help)"; }
 while (($#)); do
     case $1 in
@@ -65,6 +71,7 @@ while (($#)); do
     --quick) quick=1; shift ;;
     --with-kernels) kernels=1; shift ;;
     --no-cluster) cluster=0; shift ;;
+    --no-torch) torch=0; shift ;;
     --no-plots) plots=0; shift ;;
     --no-curves) curves=0; shift ;;
     --models | --workers | --repeats | --steps | --batch | --hybrid-threads | --data | --link-rate | --out | --bin)
@@ -240,6 +247,62 @@ for ((r = 1; r <= repeats; r++)); do # repeats outermost: drift of the machine h
     done
 done
 
+# PyTorch on the same work: DP in real CPython threads (serial, replicated every step, replicas
+# kept; torch_dp.py runs them interleaved) and DDP with gloo, each worker count, each repeat
+TORCH_DP=${TDP_TORCH_DP:-$ROOT/scripts/py/torch_dp.py}
+TORCH_DDP=${TDP_TORCH_DDP:-$ROOT/scripts/py/torch_ddp.py}
+TORCH_PY=${TDP_TORCH_PYTHON:-$PY}
+torch_args=()
+if ((!torch)); then
+    torch_args=(--torch-note "skipped: --no-torch")
+elif [[ -z ${TDP_TORCH_DP:-}${TDP_TORCH_DDP:-} ]] && ! "$TORCH_PY" -c 'import torch' >/dev/null 2>&1; then
+    echo "compare.sh: the PyTorch rows are skipped: $TORCH_PY cannot import torch (scripts/setup.sh installs python3-torch)" >&2
+    torch_args=(--torch-note "skipped: PyTorch is not installed here ($TORCH_PY cannot import torch)")
+else
+    : >"$TMP/torch.tsv"
+    tsyn=()
+    [[ $data != synthetic ]] || tsyn=(--synthetic)
+    ttotal=$((${#MODELS[@]} * ${#WORKERS[@]} * repeats * 2))
+    n=0
+    # run_torch LOG COMMAND...: a PyTorch run, bounded in time; its output is shown if it fails
+    run_torch() {
+        local log=$1
+        shift
+        timeout -k 5 900 "$@" >"$log" 2>&1 || {
+            echo "compare.sh: this PyTorch run failed:" >&2
+            echo "  $*" >&2
+            tail -n 15 "$log" | sed 's/^/  | /' >&2
+            exit 1
+        }
+    }
+    for ((r = 1; r <= repeats; r++)); do
+        for m in "${MODELS[@]}"; do
+            for p in "${WORKERS[@]}"; do
+                tcommon=(--model "$ROOT/models/$m.cfg" --batch "$batch" --steps "${STEPS[$m]}" --warmup 10 "${tsyn[@]}")
+                log="$TMP/torch-dp-$m-$p-$r.log"
+                run_torch "$log" "$TORCH_PY" "$TORCH_DP" "${tcommon[@]}" --workers "$p" --variants serial,dp-replicate,dp-kept
+                for v in serial dp-replicate dp-kept; do
+                    sps=$(sed -n "s/^dp_result variant=$v samples_per_s=\([0-9.]*\).*/\1/p" "$log")
+                    [[ -n $sps ]] || fail "$TORCH_DP printed no dp_result for $v: $(tail -n 3 "$log")"
+                    printf '%s\t%s\t%s\t%s\t%s\n' "$m" "$v" "$p" "$r" "$sps" >>"$TMP/torch.tsv"
+                done
+                n=$((n + 1))
+                printf 'compare.sh: [%3d/%d] %-12s PyTorch DP threads %d workers, run %d: %s\n' "$n" "$ttotal" \
+                    "$m" "$p" "$r" "$(sed -n 's/^dp_result variant=\([a-z-]*\) samples_per_s=\([0-9.]*\).*/\1 \2/p' "$log" | tr '\n' ' ')" >&2
+                log="$TMP/torch-ddp-$m-$p-$r.log"
+                run_torch "$log" "$TORCH_PY" "$TORCH_DDP" --np "$p" "${tcommon[@]}"
+                sps=$(sed -n 's/^torch_ddp_samples_per_s \([0-9.]*\)$/\1/p' "$log")
+                [[ -n $sps ]] || fail "$TORCH_DDP printed no torch_ddp_samples_per_s: $(tail -n 3 "$log")"
+                printf '%s\tddp\t%s\t%s\t%s\n' "$m" "$p" "$r" "$sps" >>"$TMP/torch.tsv"
+                n=$((n + 1))
+                printf 'compare.sh: [%3d/%d] %-12s PyTorch DDP (gloo) %d workers, run %d: %s samples/s\n' \
+                    "$n" "$ttotal" "$m" "$p" "$r" "$sps" >&2
+            done
+        done
+    done
+    torch_args=(--torch "$TMP/torch.tsv")
+fi
+
 # DDP across 2 simulated hosts
 cluster_args=()
 link_bytes() {
@@ -365,7 +428,7 @@ EOF
 plot_args=()
 ((plots == 0)) || plot_args=(--plots "$STAGE")
 "$PY" "$REPORT" build --manifest "$TMP/runs.tsv" --meta "$TMP/meta.json" "${cluster_args[@]}" \
-    "${kernels_args[@]}" --json "$STAGE/compare.json" --md "$STAGE/compare.md" "${plot_args[@]}" ||
+    "${kernels_args[@]}" "${torch_args[@]}" --json "$STAGE/compare.json" --md "$STAGE/compare.md" "${plot_args[@]}" ||
     fail "compare_report.py failed"
 if ((plots)); then
     (cd "$STAGE" && gnuplot plots.gp) >"$TMP/gnuplot.log" 2>&1 ||

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # seed-table.sh: the notebook's timing table reproduced on this machine with build/bin/kernels:
-# the notebook's own figures (Python, its machine) beside the C timings of every mode, and each
-# mode's speed-up over serial. A benchmark, not a test: it checks the results, then reports the
-# times as they come.
+# the notebook's own figures (Python, its machine), the notebook's own Python code run here
+# (scripts/py/notebook_kernels.py, CPython: the real interpreter lock) and the C timings of every
+# mode, and each one's speed-up over its serial. A benchmark, not a test: it checks the results,
+# then reports the times as they come.
 #
-#   scripts/seed-table.sh [--full] [--repeat N]
+#   scripts/seed-table.sh [--full] [--repeat N] [--no-python]
 #
 #   default   scaled down to finish in a few minutes on 2 cores: primes below 2,000,000 (the
 #             notebook: 10,000,000) and sum 2 x 50,000,000 (the notebook: 2 x 100,000,000)
 #   --full    the notebook's sizes: primes below 10^7, sum 2 x 10^8
 #   --repeat  runs per cell, the median is shown [3]; the sum's cells, which last tens of
 #             milliseconds in C, run 3 times as often
+#   --no-python  leave out the CPython column (at the default sizes it adds about 2 minutes on 2
+#             cores, once per cell; --full about 5 times that)
 #
 # I/O is the notebook's size either way: 3 requests, to a local server (127.0.0.1) that answers
 # each after 750 ms, which makes the serial total about the notebook's 2.24 s for its 3 URLs.
@@ -26,13 +29,15 @@ cd "$(dirname "$0")/.."
 
 full=0
 repeat=3
+python=1
 while (($#)); do
     case $1 in
     --full) full=1; shift ;;
     --repeat)
         [[ $# -ge 2 ]] || { echo "seed-table.sh: --repeat needs a value" >&2; exit 2; }
         repeat=$2; shift 2 ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    --no-python) python=0; shift ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "seed-table.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -92,12 +97,42 @@ notes() {
     echo "$n"
 }
 
+# the notebook's Python, run here once per cell: py KERNEL ARGS...; PYS["kernel|variant"] seconds
+declare -A PYS=()
+py() {
+    local kernel=$1 want=$2 line v sec res
+    shift 2
+    ((python)) || return 0
+    echo "  $kernel: the notebook's Python ..." >&2
+    timeout 3600 /usr/bin/python3 scripts/py/notebook_kernels.py "$@" >"$T/py.out" 2>"$T/py.err" ||
+        { echo "seed-table.sh: notebook_kernels.py $* failed:" >&2; tail -5 "$T/py.err" >&2; exit 1; }
+    while read -r line; do
+        v=$(sed -n 's/.* variant=\([a-z-]*\) .*/\1/p' <<<"$line")
+        sec=$(sed -n 's/.* seconds=\([0-9.]*\) .*/\1/p' <<<"$line")
+        res=${line##*result=}
+        [[ $res == "$want" || ($res == None && $v == processes) ]] ||
+            { echo "seed-table.sh: notebook_kernels.py $*: $v: result $res, expected $want" >&2; exit 1; }
+        PYS["$kernel|$v"]=$sec
+    done < <(grep '^nb_result ' "$T/py.out")
+}
+# pycell KERNEL VARIANT: "seconds | speed-up" of the CPython column ("- | -" when not run)
+pycell() {
+    local s=${PYS["$1|$2"]:-} b=${PYS["$1|serial"]:-}
+    [[ -n $2 && -n $s ]] || { echo "- | -"; return; }
+    echo "$(printf %.2f "$s") | $(div "$b" "$s")"
+}
+
 rows=()
 declare -A C_SERIAL SEC
 # row KERNEL MODE-LABEL NB-FIGURES NB-SERIAL WANT NP ARGS...: measure one cell and queue its row
 row() {
-    local kernel=$1 label=$2 nb=$3 nb_serial=$4 want=$5 np=$6
+    local kernel=$1 label=$2 nb=$3 nb_serial=$4 want=$5 np=$6 pyv
     shift 6
+    # the CPython variant beside this mode: CPython's threads are always under the lock
+    case $label in
+    serial | processes | process-pool) pyv=$label ;; gil-threads) pyv=threads ;;
+    "thread-pool --gil") pyv=thread-pool ;; *) pyv="" ;;
+    esac
     local sec p nbs="" f
     echo "  $kernel: $label ..." >&2
     sec=$(measure "$want" "$np" "$@")
@@ -107,7 +142,7 @@ row() {
         nbs="${nbs:+$nbs / }$(div "$nb_serial" "$f")"
     done
     [[ $nb == - ]] && nbs="-"
-    rows+=("| $kernel | $label | $p | $nb | $nbs | $(printf %.3f "$sec") | $(div "${C_SERIAL[$kernel]}" "$sec") | $(notes) |")
+    rows+=("| $kernel | $label | $p | $nb | $nbs | $(pycell "$kernel" "$pyv") | $(printf %.3f "$sec") | $(div "${C_SERIAL[$kernel]}" "$sec") | $(notes) |")
     SEC["$kernel|$label"]=$sec
 }
 
@@ -129,6 +164,7 @@ row "$IOK" mpi - 2.24 $REQUESTS $REQUESTS "${IO[@]}" --mode mpi
 
 PK="primes below $LIMIT"
 PW=${KNOWN_PRIMES[$LIMIT]}
+py "$PK" "$PW" primes --limit $LIMIT --variants serial,process-pool
 runs=1 measure "$PW" 0 primes --limit $LIMIT >/dev/null # warm-up
 row "$PK" serial 68.84 68.84 "$PW" 0 primes --limit $LIMIT --mode serial
 for m in threads gil-threads thread-pool "thread-pool --gil" processes; do
@@ -139,6 +175,7 @@ row "$PK" mpi - 68.84 "$PW" "$CORES" primes --limit $LIMIT --mode mpi
 
 SK="sum 2 x $N"
 runs=$((3 * repeat)) # the sum's cells are short: more runs for a stable median
+py "$SK" $SUM_RESULT sum --n $N --variants serial,threads,thread-pool,processes,process-pool
 runs=1 measure $SUM_RESULT 0 sum --n $N >/dev/null # warm-up
 row "$SK" serial 11.26 11.26 $SUM_RESULT 0 sum --n $N --tasks 2 --mode serial
 row "$SK" threads - 11.26 $SUM_RESULT 0 sum --n $N --tasks 2 --mode threads
@@ -182,9 +219,14 @@ if awk -v a="$load_before" -v b="$load_after" -v c="$CORES" 'BEGIN { exit !(a > 
 fi
 echo "sizes: $scale; I/O: $REQUESTS requests, local server answering after $LATENCY ms; median of $repeat runs per cell ($((3 * repeat)) for the sum)"
 echo "notebook: Python with the GIL on its own machine (its figures are for primes below 10^7 and sum 2 x 10^8)"
+if ((python)); then
+    echo "CPython here: the notebook's own code (scripts/py/notebook_kernels.py, $(/usr/bin/python3 --version 2>&1)) at this table's sizes, run once; gil-threads and thread-pool --gil sit beside CPython's threads and ThreadPoolExecutor (always under the real lock); I/O is not run"
+else
+    echo "CPython here: not run (--no-python)"
+fi
 echo
-echo "| kernel | mode | P | notebook s | notebook speed-up | C s | C speed-up | notes |"
-echo "|---|---|---:|---:|---:|---:|---:|---|"
+echo "| kernel | mode | P | notebook s | notebook speed-up | CPython here s | CPython here speed-up | C s | C speed-up | notes |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "The summing loop, one task, serial (time linear in n: each doubling of n doubles the time):"
@@ -197,7 +239,7 @@ echo
 # sp KERNEL MODE: the C speed-up of MODE over serial
 sp() { div "${SEC["$1|serial"]}" "${SEC["$1|$2"]}"; }
 echo "What to check (expected, then seen here):"
-echo "- CPU-bound work gains nothing under the lock: sum gil-threads $(sp "$SK" gil-threads)x, thread-pool --gil $(sp "$SK" "thread-pool --gil")x, primes gil-threads $(sp "$PK" gil-threads)x over serial (notebook: 0.29x and 0.26x)"
+echo "- CPU-bound work gains nothing under the lock: sum gil-threads $(sp "$SK" gil-threads)x, thread-pool --gil $(sp "$SK" "thread-pool --gil")x, primes gil-threads $(sp "$PK" gil-threads)x over serial (notebook: 0.29x and 0.26x; CPython here: threads $(pycell "$SK" threads | cut -d'|' -f2 | tr -d ' ')x, ThreadPoolExecutor $(pycell "$SK" thread-pool | cut -d'|' -f2 | tr -d ' ')x; the emulation charges loop_contended_factor of models/gil-default.cal, the notebook's 3.49)"
 echo "- without the lock, threads and processes gain about P = $CORES x: sum threads $(sp "$SK" threads)x, processes $(sp "$SK" processes)x, process-pool $(sp "$SK" process-pool)x; primes threads $(sp "$PK" threads)x, process-pool $(sp "$PK" process-pool)x, at most ${bound}x with these chunks (unequal work: run one after another they take $chunk_s s)"
 startup() { printf '%s\n' "${rows[@]}" | sed -n "s/^| $SK | $1 | .*last task began after \([0-9.]*\) ms.*/\1/p"; }
 echo "- starting a worker costs: the sum's last task began $(startup processes) ms into the run with processes (a fork of this process), $(startup process-pool) ms with the process pool, $(startup threads) ms with threads; each task lasts about $(awk -v s="${SEC["$SK|serial"]}" 'BEGIN { printf "%.0f", s * 1000 / 2 }') ms here$( ((full)) || echo " (--full doubles it)")"

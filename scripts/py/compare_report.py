@@ -5,6 +5,7 @@ Standard library only (Debian's /usr/bin/python3).
 
   compare_report.py build --manifest RUNS.tsv --meta META.json [--cluster CLUSTER.tsv]
                           [--cluster-note TEXT] [--kernels FILE | --kernels-note TEXT]
+                          [--torch TORCH.tsv | --torch-note TEXT]
                           --json OUT.json --md OUT.md [--plots DIR]
       aggregate every run (median and min-max over the repeats), judge the claims of the
       original table, write the JSON, the Markdown and (with --plots) gnuplot data and script.
@@ -15,6 +16,7 @@ Standard library only (Debian's /usr/bin/python3).
 
 RUNS.tsv, one run a line: model variant workers ranks threads repeat json_file
 CLUSTER.tsv: model kind(startup|run) repeat json_file bytes_crossing_hosts
+TORCH.tsv: model variant(serial|dp-replicate|dp-kept|ddp) workers repeat samples_per_s
 Exit status: 0 done, 1 a run's JSON is missing, malformed or disagrees with the plan, 2 bad usage.
 """
 # The command line only: each job is a module of scripts/py/compare/ (aggregate, verdicts,
@@ -31,7 +33,7 @@ from compare.verdicts import finish_doc
 
 OPTIONS = {"--manifest": "manifest", "--meta": "meta", "--cluster": "cluster", "--cluster-note": "cluster_note",
            "--kernels": "kernels", "--kernels-note": "kernels_note", "--json": "json", "--md": "md",
-           "--plots": "plots"}
+           "--plots": "plots", "--torch": "torch", "--torch-note": "torch_note"}
 
 
 class Args:
@@ -79,7 +81,8 @@ def parse(argv):
 
 
 def build(a):
-    doc = aggregate(a.manifest, a.meta, a.cluster, a.cluster_note, a.kernels, a.kernels_note)
+    doc = aggregate(a.manifest, a.meta, a.cluster, a.cluster_note, a.kernels, a.kernels_note, a.torch,
+                    a.torch_note)
     finish_doc(doc)
     write_text(a.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
     write_text(a.md, render_md(doc))

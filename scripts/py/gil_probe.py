@@ -10,7 +10,9 @@ costs that tinyddp's emulated lock is calibrated with (scripts/gil-calibrate wri
   3. the master's Python-side costs per parameter tensor: replicate (copy.deepcopy), copying the
      weights into kept replicas, gather (summing the replicas' gradients), the SGD step, and the
      start and join of a threading.Thread;
-  4. a numpy-kernel MLP (matmul releases the lock, the rest is interpreter) in threads against one
+  4. the notebook's pure-Python count(n) in two threads against one after the other (the
+     kernels' loop_contended_factor);
+  5. a numpy-kernel MLP (matmul releases the lock, the rest is interpreter) in threads against one
      after the other, and with sys.setswitchinterval 0.1 ms and 50 ms.
 
 Output: `probe KEY=VALUE` lines (microseconds); with --calibration FILE, the calibration file.
@@ -199,10 +201,33 @@ CAL_KEYS = [
     ("gather_us_per_tensor", "master, summing one tensor's gradients over the replicas"),
     ("optim_us_per_tensor", "master, the SGD step's Python side per tensor"),
     ("thread_start_us", "master, starting and joining one worker thread"),
+    ("contended_factor", "holds while another thread waits last this many times longer"),
+    ("loop_contended_factor", "kernels --gil: count(n), the notebook's loop, in two threads against "
+                              "one after the other"),
 ]
 
 
-def calibration(lc, hf, mc):
+def count(n):
+    """The notebook's CPU-bound loop."""
+    res = 0
+    while n > 0:
+        res += n
+        n -= 1
+    return res
+
+
+def loop_contention(n):
+    """The notebook's count(n) twice in two threads against one after the other: how many times
+    slower the pure-Python loop runs while the other thread waits for the lock."""
+    t0 = time.perf_counter()
+    count(n)
+    count(n)
+    seq = time.perf_counter() - t0
+    thr = in_threads([lambda: count(n), lambda: count(n)], 1)
+    return dict(loop_threads_over_serial=thr / seq)
+
+
+def calibration(lc, hf, mc, lp):
     f = hf["held_fraction"]
     per_layer = lc["forward_us"] + lc["backward_us"]
     t = mc["tensors"]
@@ -216,6 +241,10 @@ def calibration(lc, hf, mc):
         "gather_us_per_tensor": mc["gather_us"] / t,
         "optim_us_per_tensor": mc["optim_us"] / t,
         "thread_start_us": mc["thread_start_us"],
+        # two threads' held work finished threads_speedup_b1 as fast as one after the other:
+        # contention made it 1 / speedup times longer (the held fraction is 1 here)
+        "contended_factor": max(1.0, 1.0 / hf["threads_speedup_b1"]),
+        "loop_contended_factor": max(1.0, lp["loop_threads_over_serial"]),
     }
 
 
@@ -225,7 +254,8 @@ def write_calibration(path, cal, note):
         f.write("# tinyddp interpreter-lock calibration (ddp_train/kernels --gil-calibration)\n")
         f.write(f"# {note}\n# format: KEY = VALUE (microseconds, >= 0); '#' starts a comment\n")
         for k, doc in CAL_KEYS:
-            f.write(f"{k} = {cal[k]:.2f}    # {doc}\n")
+            f.write(f"{k} = {cal[k]:.3g}    # {doc}\n" if "factor" in k else
+                    f"{k} = {cal[k]:.2f}    # {doc}\n")
     os.replace(tmp, path)
 
 
@@ -235,13 +265,16 @@ def main():
     ap.add_argument("--repeat", type=int, default=400)
     ap.add_argument("--calibration", help="write the calibration file here")
     ap.add_argument("--quick", action="store_true", help="skip the numpy and switch-interval parts")
+    ap.add_argument("--loop-n", type=int, default=5_000_000,
+                    help="count(N) of the loop-contention part (the notebook: 10^8)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     sizes = cfg_sizes(a.model)
     lc, fb = layer_costs(a.model, a.repeat)
     hf = held_fraction(fb, a.repeat)
     mc = master_costs(a.model, 2, a.repeat)
-    res = {**lc, **hf, **mc}
+    lp = loop_contention(a.loop_n)
+    res = {**lc, **hf, **mc, **lp}
     if not a.quick:
         res.update(torch_switch(fb, a.repeat // 2))
         res.update(numpy_threads(sizes, 1, a.repeat))
@@ -253,7 +286,7 @@ def main():
     for k, v in res.items():
         print(f"probe {k}={v:.3f}" if isinstance(v, float) else f"probe {k}={v}")
     if a.calibration:
-        cal = calibration(lc, hf, mc)
+        cal = calibration(lc, hf, mc, lp)
         write_calibration(a.calibration, cal, note)
         for k, _ in CAL_KEYS:
             print(f"calibration {k}={cal[k]:.2f}")

@@ -5,7 +5,7 @@ torch_mlp.py (uint8 pixels, per-batch gather and standardisation; both from torc
 process takes its slice of every global batch. Prints the global samples/s of the training loop
 alone.
 
-    torch_ddp.py --np 2 --model models/fashion-mlp.cfg --batch 64 --steps 1000
+    torch_ddp.py --np 2 --model models/fashion-mlp.cfg --batch 64 --steps 1000 [--synthetic]
 """
 import os
 import sys
@@ -25,7 +25,13 @@ def worker(rank, a, init_file, out):
                             world_size=a.np)
     sizes, net, opt, lossf = mlp_setup(a.model, a.lr,
                                        wrap=torch.nn.parallel.DistributedDataParallel)
-    x_all, y_all, mean, std = load_train(sizes[0])
+    if a.synthetic:  # random data of the same shape (compare.sh --data synthetic)
+        g0 = torch.Generator().manual_seed(1)
+        x_all = torch.randint(0, 256, (60000, sizes[0]), dtype=torch.uint8, generator=g0)
+        y_all = torch.randint(0, sizes[-1], (60000,), generator=g0)
+        mean, std = torch.tensor(0.286), torch.tensor(0.353)
+    else:
+        x_all, y_all, mean, std = load_train(sizes[0])
     n = x_all.shape[0]
     g = a.batch * a.np
     per_epoch = n // g
@@ -49,7 +55,9 @@ def worker(rank, a, init_file, out):
 
 
 def main():
-    a = bench_parser(steps=1000, warmup=50, ranks=2).parse_args()
+    ap = bench_parser(steps=1000, warmup=50, ranks=2)
+    ap.add_argument("--synthetic", action="store_true", help="random data of the same shape")
+    a = ap.parse_args()
     ctx = mp.get_context("spawn")
     out = ctx.SimpleQueue()
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,7 +3,6 @@
 #include "setup.h"
 
 #include <errno.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,15 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "defaults.h"
 #include "memcheck.h"
 #include "outfile.h"
 #include "testhooks.h"
 #include "tmpfiles.h"
 #include "version.h"
-
-#ifndef TDP_MODELS_DIR
-#define TDP_MODELS_DIR "models"
-#endif
 
 volatile sig_atomic_t stop_signal = 0;
 
@@ -112,32 +108,6 @@ void stopped_in_setup(void) {
             prog, stop_name(), EXIT_STOPPED);
 }
 
-/* A default file of the models folder, `rel` (models/fashion-mlp.cfg, models/gil-default.cal): in
- * the working directory, else where an install puts it (PREFIX/share/tinyddp/models beside
- * PREFIX/bin), else next to the program, else in the source tree it was built from. The first
- * that exists wins; none: the first, whose open fails with its name. */
-static void find_default(char *path, size_t len, const char *rel) {
-    char exe[4096], dir[4096], cand[3][4096 + 64];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    int k = 0;
-    if (n > 0) {
-        exe[n] = '\0';
-        snprintf(dir, sizeof dir, "%s", dirname(exe));
-        snprintf(cand[k++], sizeof cand[0], "%s/../share/tinyddp/%s", dir, rel);
-        snprintf(cand[k++], sizeof cand[0], "%s/%s", dir, rel);
-    }
-    snprintf(cand[k++], sizeof cand[0], "%s/%s", TDP_MODELS_DIR, strchr(rel, '/') + 1);
-    if (access(path, R_OK) == 0)
-        return;
-    for (int i = 0; i < k; i++) {
-        size_t l = strlen(cand[i]);
-        if (l < len && access(cand[i], R_OK) == 0) {
-            memcpy(path, cand[i], l + 1);
-            return;
-        }
-    }
-}
-
 void print_info(const options_t *o) {
     if (o->help)
         options_usage(stdout, prog);
@@ -159,7 +129,7 @@ int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
 
     snprintf(s->model_path, sizeof s->model_path, "%s", o->model_path);
     if (strcmp(o->model_path, OPT_DEFAULT_MODEL) == 0)
-        find_default(s->model_path, sizeof s->model_path, OPT_DEFAULT_MODEL);
+        defaults_find(s->model_path, sizeof s->model_path, OPT_DEFAULT_MODEL);
     if ((rc = tdp_open_input("--model", s->model_path, NULL, err)) != TDP_OK ||
         (rc = cfg_load(s->model_path, &s->cfg, err)) != TDP_OK)
         return rc;
@@ -168,7 +138,7 @@ int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
     if (o->gil) {
         snprintf(s->gilcal_path, sizeof s->gilcal_path, "%s", o->gil_calibration);
         if (strcmp(o->gil_calibration, OPT_DEFAULT_GILCAL) == 0)
-            find_default(s->gilcal_path, sizeof s->gilcal_path, OPT_DEFAULT_GILCAL);
+            defaults_find(s->gilcal_path, sizeof s->gilcal_path, OPT_DEFAULT_GILCAL);
         if ((rc = tdp_open_input("--gil-calibration", s->gilcal_path, NULL, err)) != TDP_OK ||
             (rc = gilcal_load(s->gilcal_path, &s->gilcal, err)) != TDP_OK)
             return rc;

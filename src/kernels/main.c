@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include "argnum.h"
+#include "defaults.h"
+#include "gilcal.h"
+#include "hyper.h"
 #include "io.h"
 #include "json.h"
 #include "modes.h"
@@ -32,13 +35,38 @@ static const char *prog = "kernels";
 typedef struct {
     kopts_t *o;
     int rank, world;
-    const comm_t *comm; /* mode mpi: the session */
+    const comm_t *comm;   /* mode mpi: the session */
+    const gilcal_t *cal;  /* the gil modes: the lock's calibration */
+    const char *cal_path; /* and the file it came from */
 } ctx_t;
 
-static void print_lock_line(const kopts_t *o, const kern_report_t *r) {
-    if (o->mode == KERN_GIL_THREADS || (o->mode == KERN_THREAD_POOL && o->gil))
-        printf("lock: %.3f s waited in all, %lu forced switches (switch interval %g ms)\n",
-               r->gil_wait_seconds, r->gil_forced_switches, o->switch_ms);
+static int uses_gil(const kopts_t *o) {
+    return o->sub != SUB_SHARE &&
+           (o->mode == KERN_GIL_THREADS || (o->mode == KERN_THREAD_POOL && o->gil));
+}
+
+/* The gil modes: the calibration file (the shipped one unless --gil-calibration), read. */
+static int load_calibration(const kopts_t *o, char *path, size_t len, gilcal_t *cal,
+                            tdp_err_t *err) {
+    snprintf(path, len, "%s", o->gil_calibration);
+    if (strcmp(o->gil_calibration, OPT_DEFAULT_GILCAL) == 0)
+        defaults_find(path, len, OPT_DEFAULT_GILCAL);
+    int fd = -1, rc = tdp_open_input("--gil-calibration", path, &fd, err);
+    if (rc != TDP_OK)
+        return rc; /* a missing or unreadable file: bad input, exit 2 */
+    close(fd);
+    return gilcal_load(path, cal, err);
+}
+
+static void print_lock_line(const ctx_t *c, const kern_report_t *r) {
+    const kopts_t *o = c->o;
+    if (!uses_gil(o))
+        return;
+    printf("lock: %.3f s waited in all, %lu forced switches (switch interval %g ms)\n",
+           r->gil_wait_seconds, r->gil_forced_switches, o->switch_ms);
+    printf("lock: %.3f s held for contention: loops run %g times slower while another thread "
+           "waits (loop_contended_factor of %s)\n",
+           r->gil_held_seconds, c->cal->loop_contended_factor, c->cal_path);
 }
 
 static const char *workers_word(kern_mode_t m) {
@@ -72,8 +100,9 @@ static void add_task_figures(json_t *j, const kern_report_t *r, size_t ntasks) {
 }
 
 /* The members every kernel's JSON has (the object is left open for the kernel's own). */
-static void add_common(json_t *j, const char *kernel, const kopts_t *o, const kern_report_t *r,
+static void add_common(json_t *j, const char *kernel, const ctx_t *c, const kern_report_t *r,
                        size_t ntasks, int64_t result) {
+    const kopts_t *o = c->o;
     json_init(j);
     json_object(j, NULL, JSON_LINES);
     json_string(j, "kernel", kernel);
@@ -86,6 +115,8 @@ static void add_common(json_t *j, const char *kernel, const kopts_t *o, const ke
     json_int(j, "gil", o->mode == KERN_GIL_THREADS || o->gil);
     json_real(j, "gil_wait_seconds", r->gil_wait_seconds, 9);
     json_int(j, "gil_forced_switches", (int64_t)r->gil_forced_switches);
+    json_real(j, "gil_held_seconds", r->gil_held_seconds, 9);
+    json_string(j, "gil_calibration", uses_gil(o) ? c->cal_path : "");
     add_task_figures(j, r, ntasks);
 }
 
@@ -100,6 +131,7 @@ static int run_job(const ctx_t *c, const kern_job_t *job, kern_report_t *rep, td
                           .workers = c->o->workers,
                           .gil_pool = c->o->gil,
                           .switch_interval = c->o->switch_ms / 1000.0,
+                          .gilcal = c->cal,
                           .comm = c->comm};
     return kern_run(&ro, job, rep, err);
 }
@@ -133,12 +165,12 @@ static int cmd_primes(const ctx_t *c, tdp_err_t *err) {
             printf("process %lld, thread %llu)\n", (long long)recs[i].pid,
                    (unsigned long long)recs[i].tid);
         }
-        print_lock_line(o, &rep);
+        print_lock_line(c, &rep);
         printf("found primes: %lld, time: %.3f s [%s, %d %s]\n", (long long)total, rep.seconds,
                kern_mode_name(o->mode), rep.workers, workers_word(o->mode));
         if (o->json[0]) {
             json_t j;
-            add_common(&j, "primes", o, &rep, chunks, total);
+            add_common(&j, "primes", c, &rep, chunks, total);
             json_int(&j, "limit", (int64_t)o->limit);
             rc = write_json(&j, o->json, err);
         }
@@ -161,7 +193,7 @@ static int cmd_sum(const ctx_t *c, tdp_err_t *err) {
     if (rc == TDP_OK && c->rank == 0) {
         if (o->mode == KERN_THREAD_POOL)
             printf("%s submit time: %.3f s\n", kern_mode_name(o->mode), rep.submit_seconds);
-        print_lock_line(o, &rep);
+        print_lock_line(c, &rep);
         printf("%s time: %.3f s", kern_mode_name(o->mode), rep.seconds);
         for (size_t i = 0; i < ntasks; i++)
             printf(", res%zu: %lld", i + 1, (long long)recs[i].result);
@@ -169,7 +201,7 @@ static int cmd_sum(const ctx_t *c, tdp_err_t *err) {
                (unsigned long long)o->n);
         if (o->json[0]) {
             json_t j;
-            add_common(&j, "sum", o, &rep, ntasks, recs[0].result);
+            add_common(&j, "sum", c, &rep, ntasks, recs[0].result);
             json_int(&j, "n", (int64_t)o->n);
             rc = write_json(&j, o->json, err);
         }
@@ -259,7 +291,7 @@ static int cmd_io(const ctx_t *c, tdp_err_t *err) {
         int64_t ok = 0;
         for (size_t i = 0; i < ntasks; i++)
             ok += recs[i].result == 200;
-        print_lock_line(o, &rep);
+        print_lock_line(c, &rep);
         printf("total time: %.3f s, %lld of %zu responses 200 [%s, %d %s]\n", rep.seconds,
                (long long)ok, ntasks, kern_mode_name(o->mode), rep.workers, workers_word(o->mode));
         if (srv != NULL)
@@ -267,7 +299,7 @@ static int cmd_io(const ctx_t *c, tdp_err_t *err) {
                    st.max_in_flight);
         if (o->json[0]) {
             json_t j;
-            add_common(&j, "io", o, &rep, ntasks, ok);
+            add_common(&j, "io", c, &rep, ntasks, ok);
             json_int(&j, "requests", (int64_t)ntasks);
             json_int(&j, "latency_ms", o->nurls ? 0 : o->latency_ms);
             json_int(&j, "server_port", srv != NULL ? ij.port : 0);
@@ -439,6 +471,10 @@ int main(int argc, char **argv) {
     }
     if (rc == TDP_OK)
         rc = kopts_resolve(&o, &err);
+    gilcal_t cal;
+    static char cal_path[4096 + 64];
+    if (rc == TDP_OK && uses_gil(&o))
+        rc = load_calibration(&o, cal_path, sizeof cal_path, &cal, &err);
     if (rc != TDP_OK) {
         if (launcher_rank0())
             fprintf(stderr, "%s: %s\n", prog, err.msg);
@@ -453,7 +489,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     comm_t comm = {0};
-    ctx_t c = {.o = &o, .rank = 0, .world = 1, .comm = &comm};
+    ctx_t c = {.o = &o,
+               .rank = 0,
+               .world = 1,
+               .comm = &comm,
+               .cal = uses_gil(&o) ? &cal : NULL,
+               .cal_path = cal_path};
     int use_mpi = o.mode == KERN_MPI;
     if (use_mpi) {
         if (comm_start(&comm, &argc, &argv, &err) != TDP_OK) {

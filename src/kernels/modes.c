@@ -81,7 +81,8 @@ typedef struct {
 
 static void *thread_main(void *arg) {
     thread_arg_t *t = arg;
-    kern_lock_t lock = {.gil = t->gil, .self = t};
+    gil_loop_t loop = {0};
+    kern_lock_t lock = {.gil = t->gil, .self = t, .loop = &loop};
     kern_lock_reacquire(&lock); /* a new Python thread takes the lock before its first bytecode */
     exec_task(t->c, t->i, &lock, t->rec);
     kern_lock_release(&lock);
@@ -312,7 +313,7 @@ done:
 
 int kern_run(const kern_run_opts_t *o, const kern_job_t *job, kern_report_t *rep, tdp_err_t *err) {
     memset(rep->tasks, 0, job->ntasks * sizeof *rep->tasks);
-    rep->seconds = rep->submit_seconds = rep->gil_wait_seconds = 0;
+    rep->seconds = rep->submit_seconds = rep->gil_wait_seconds = rep->gil_held_seconds = 0;
     rep->gil_forced_switches = 0;
     rep->workers = 0;
     rep->rank = 0;
@@ -325,6 +326,7 @@ int kern_run(const kern_run_opts_t *o, const kern_job_t *job, kern_report_t *rep
         int rc = gil_init(&gil, o->switch_interval, err);
         if (rc != TDP_OK)
             return rc;
+        gil_set_calibration(&gil, o->gilcal);
     }
     exec_ctx_t c = {.job = job, .t0 = tdp_now(), .rank = 0};
     int rc = TDP_OK;
@@ -356,6 +358,7 @@ int kern_run(const kern_run_opts_t *o, const kern_job_t *job, kern_report_t *rep
     if (use_gil) {
         rep->gil_wait_seconds = gil_wait_seconds(&gil);
         rep->gil_forced_switches = gil_forced_switches(&gil);
+        rep->gil_held_seconds = gil_held_seconds(&gil);
         gil_destroy(&gil);
     }
     if (rc != TDP_OK)

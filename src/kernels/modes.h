@@ -64,6 +64,7 @@ typedef struct {
     int workers;            /* thread-pool and process-pool: pool size; others: unused */
     int gil_pool;           /* thread-pool: under the emulated lock */
     double switch_interval; /* seconds: the emulated lock's switch interval */
+    const gilcal_t *gilcal; /* the emulated lock's calibration (gil_loop_check); NULL: none */
     const comm_t *comm;     /* mpi: the session, started by the caller */
 } kern_run_opts_t;
 
@@ -73,10 +74,11 @@ typedef struct {
     double submit_seconds;   /* pools: from the start until every task was submitted */
     double gil_wait_seconds; /* gil modes: time threads spent waiting for the lock, summed */
     unsigned long gil_forced_switches;
-    int workers;       /* threads, processes or ranks that ran tasks */
-    int rank;          /* mpi: this rank; else 0 */
-    int world;         /* mpi: the number of ranks; else 1 */
-    int local_failure; /* mpi: the error is this rank's own (else it was another rank's) */
+    double gil_held_seconds; /* gil modes: time held for contention (gil_loop_check), summed */
+    int workers;             /* threads, processes or ranks that ran tasks */
+    int rank;                /* mpi: this rank; else 0 */
+    int world;               /* mpi: the number of ranks; else 1 */
+    int local_failure;       /* mpi: the error is this rank's own (else it was another rank's) */
 } kern_report_t;
 
 /* Run every task of job; rep->tasks must hold job->ntasks records. On failure, the first failed

@@ -6,8 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "primes.h"
+#include "hyper.h"
 #include "outfile.h"
+#include "primes.h"
 #include "sum.h"
 
 static const char *prog = "kernels";
@@ -43,6 +44,12 @@ static const cmdline_opt_t SPECS[] = {
         "gil", CMDLINE_FLAG, OFF(gil), 0, 0, NULL,
         "thread-pool: run the pool under the emulated interpreter lock (like ThreadPoolExecutor)",
         .scope = SUB_PRIMES | SUB_SUM | SUB_IO),
+    CMDLINE_OPT("gil-calibration", CMDLINE_STRING, OFF(gil_calibration), 0, 0, "FILE",
+                "emulated lock: the interpreter's costs; CPU loops run loop_contended_factor "
+                "times slower while another thread waits (scripts/gil-calibrate writes one)",
+                .size = sizeof(((kopts_t *)0)->gil_calibration),
+                .def = OPT_DEFAULT_GILCAL ", shipped beside the models",
+                .scope = SUB_PRIMES | SUB_SUM | SUB_IO),
     CMDLINE_OPT("switch-interval", CMDLINE_REAL, OFF(switch_ms), 0.001, 10000, "MS",
                 "emulated lock: a waiting thread asks the holder to drop it after this long"),
     CMDLINE_OPT("json", CMDLINE_STRING, OFF(json), 0, 0, "FILE",
@@ -90,6 +97,7 @@ int kopts_given(const kopts_t *o, const char *name) {
 /* The options before parsing. */
 static const kopts_t DEFAULTS = {.mode = KERN_SERIAL,
                                  .switch_ms = DEFAULT_SWITCH_MS,
+                                 .gil_calibration = OPT_DEFAULT_GILCAL,
                                  .limit = DEFAULT_LIMIT,
                                  .n = DEFAULT_N,
                                  .tasks = DEFAULT_TASKS,
@@ -172,6 +180,9 @@ int kopts_resolve(kopts_t *o, tdp_err_t *err) {
         return tdp_fail(err, TDP_EINPUT,
                         "--gil applies to --mode thread-pool only (gil-threads is threads under "
                         "the lock)");
+    if (kopts_given(o, "gil-calibration") && o->mode != KERN_GIL_THREADS && !o->gil)
+        return tdp_fail(err, TDP_EINPUT,
+                        "--gil-calibration applies to gil-threads and thread-pool --gil only");
     if (kopts_given(o, "switch-interval") && o->mode != KERN_GIL_THREADS && !o->gil)
         return tdp_fail(err, TDP_EINPUT,
                         "--switch-interval applies to gil-threads and thread-pool --gil only");

@@ -36,6 +36,7 @@ typedef struct {
     int workers;
     int gil;
     double switch_ms;
+    char gil_calibration[4096]; /* the lock's calibration file (default: the shipped one) */
     char json[4096];
     uint64_t limit, n;
     int tasks, requests, latency_ms, sleep_ms;

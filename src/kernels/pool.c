@@ -34,7 +34,8 @@ struct kern_pool {
 static void *worker_main(void *arg) {
     worker_t *self = arg;
     kern_pool_t *p = self->pool;
-    kern_lock_t lock = {.gil = p->gil, .self = self};
+    gil_loop_t loop = {0};
+    kern_lock_t lock = {.gil = p->gil, .self = self, .loop = &loop};
     for (;;) {
         pthread_mutex_lock(&p->mu);
         while (p->head == NULL && !p->stopping)

@@ -14,7 +14,7 @@ int gil_init(gil_t *g, double switch_interval_seconds, tdp_err_t *err) {
     g->forced_switches = 0;
     g->drop_requests = 0;
     g->handoffs = 0;
-    g->waiting = 0;
+    __atomic_store_n(&g->waiting, 0, __ATOMIC_RELAXED);
     g->held_seconds = 0.0;
     g->cal = NULL;
     TDP_PTHREAD(pthread_mutex_init(&g->mu, NULL), err);
@@ -46,7 +46,7 @@ static struct timespec deadline_after(double seconds) {
 static void take_locked(gil_t *g, const void *self) {
     if (g->locked) {
         double t0 = tdp_now();
-        g->waiting++;
+        __atomic_add_fetch(&g->waiting, 1, __ATOMIC_RELAXED);
         while (g->locked) {
             unsigned long seen = g->switch_number;
             struct timespec dl = deadline_after(g->interval);
@@ -58,7 +58,7 @@ static void take_locked(gil_t *g, const void *self) {
                 g->drop_requests++;
             }
         }
-        g->waiting--;
+        __atomic_sub_fetch(&g->waiting, 1, __ATOMIC_RELAXED);
         g->wait_seconds += tdp_now() - t0;
     }
     g->locked = 1;
@@ -121,7 +121,8 @@ void gil_hold(gil_t *g, const void *self, double us) {
     double done = 0.0, held = 0.0;
     while (done < us) {
         pthread_mutex_lock(&g->mu);
-        double f = g->waiting > 0 ? g->cal->contended_factor : 1.0;
+        double f =
+            __atomic_load_n(&g->waiting, __ATOMIC_RELAXED) > 0 ? g->cal->contended_factor : 1.0;
         pthread_mutex_unlock(&g->mu);
         double slice = us - done < 50.0 ? us - done : 50.0, t0 = tdp_now();
         gilcal_spin(slice * f);
@@ -132,6 +133,38 @@ void gil_hold(gil_t *g, const void *self, double us) {
     pthread_mutex_lock(&g->mu);
     g->held_seconds += held;
     pthread_mutex_unlock(&g->mu);
+}
+
+/* The open stretch of contended work charged: busy work for (factor - 1) times its length. */
+static void charge_stretch(gil_t *g, gil_loop_t *l) {
+    double now = tdp_now();
+    if (now > l->since && g->cal->loop_contended_factor > 1.0) {
+        gilcal_spin((now - l->since) * (g->cal->loop_contended_factor - 1.0) * 1e6);
+        l->held += tdp_now() - now;
+    }
+    l->since = 0.0;
+}
+
+void gil_loop_check(gil_t *g, const void *self, gil_loop_t *l) {
+    if (g->cal != NULL) {
+        int waited = __atomic_load_n(&g->waiting, __ATOMIC_RELAXED) > 0;
+        if (waited && l->since == 0.0)
+            l->since = tdp_now();
+        else if (l->since > 0.0 && (!waited || __atomic_load_n(&g->drop_request, __ATOMIC_RELAXED)))
+            charge_stretch(g, l); /* a forced switch's wait, next, is not loop work */
+    }
+    gil_check(g, self);
+}
+
+void gil_loop_end(gil_t *g, gil_loop_t *l) {
+    if (g->cal != NULL && l->since > 0.0)
+        charge_stretch(g, l);
+    if (l->held > 0.0) {
+        pthread_mutex_lock(&g->mu);
+        g->held_seconds += l->held;
+        pthread_mutex_unlock(&g->mu);
+    }
+    l->since = l->held = 0.0;
 }
 
 double gil_held_seconds(gil_t *g) {

@@ -33,7 +33,8 @@ typedef struct {
     unsigned long forced_switches; /* drop requests honoured by the holder */
     unsigned long drop_requests;   /* requests set by a waiter that timed out */
     unsigned long handoffs;        /* takes by another thread than the last holder */
-    int waiting;                   /* threads waiting to take it */
+    int waiting;                   /* threads waiting to take it (written under mu, atomically:
+                                      gil_loop_check reads it without mu) */
     double held_seconds;           /* summed time spent in gil_hold (the calibrated holds) */
     const gilcal_t *cal;           /* NULL: no calibrated holds (gil_hold does nothing) */
 } gil_t;
@@ -64,6 +65,23 @@ void gil_set_calibration(gil_t *g, const gilcal_t *cal);
  * calibration's contended_factor when another thread is waiting for the lock, passing a check
  * point every 50 us (so a forced switch can happen in the middle, as between bytecodes). */
 void gil_hold(gil_t *g, const void *self, double us);
+
+/* A CPU-bound loop's check points (the notebook's kernels, pure-Python loops there). With a
+ * calibration, the loop runs loop_contended_factor times slower while another thread waits for
+ * the lock, as CPython's did: a stretch of contended work, from the check point where a waiter
+ * was first seen to the one where the holder is asked to drop the lock (or the waiter is gone, or
+ * the loop ends), is followed by busy work under the lock for (loop_contended_factor - 1) times
+ * its length before the check. The clock is read only where a stretch begins or ends: a check
+ * point costs two loads otherwise. Each thread has its own gil_loop_t, zeroed to begin with. */
+typedef struct {
+    double since; /* the stretch's start (tdp_now); 0: none open */
+    double held;  /* seconds of busy work not yet added to the lock's sum */
+} gil_loop_t;
+
+void gil_loop_check(gil_t *g, const void *self, gil_loop_t *l);
+/* Before the thread releases the lock (the loop's end, blocking I/O): the open stretch charged,
+ * the busy work added to gil_held_seconds; l is zeroed. */
+void gil_loop_end(gil_t *g, gil_loop_t *l);
 
 double gil_wait_seconds(gil_t *g);
 double gil_held_seconds(gil_t *g);

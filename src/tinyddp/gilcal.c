@@ -12,7 +12,12 @@ static const char *const keys[GILCAL_NKEYS] = {
     "forward_held_us",      "backward_held_us",        "loss_held_us",
     "free_per_layer_us",    "replicate_us_per_tensor", "kept_copy_us_per_tensor",
     "gather_us_per_tensor", "optim_us_per_tensor",     "thread_start_us",
-    "contended_factor"};
+    "contended_factor",     "loop_contended_factor"};
+
+/* The keys that are factors (>= 1) rather than microseconds. */
+static int is_factor(int i) {
+    return i >= GILCAL_NKEYS - 2;
+}
 
 const char *gilcal_key(int i) {
     return keys[i];
@@ -23,7 +28,7 @@ double *gilcal_slot(gilcal_t *c, int i) {
         &c->forward_held_us,      &c->backward_held_us,        &c->loss_held_us,
         &c->free_per_layer_us,    &c->replicate_us_per_tensor, &c->kept_copy_us_per_tensor,
         &c->gather_us_per_tensor, &c->optim_us_per_tensor,     &c->thread_start_us,
-        &c->contended_factor};
+        &c->contended_factor,     &c->loop_contended_factor};
     return slots[i];
 }
 
@@ -52,7 +57,7 @@ static int parse_line(const char *path, int ln, char *line, gilcal_t *c, int *se
         seen[i] = 1;
         char label[4200];
         snprintf(label, sizeof label, "%s:%d: %s", path, ln, k);
-        double lo = i == GILCAL_NKEYS - 1 ? 1.0 : 0.0, hi = i == GILCAL_NKEYS - 1 ? 100.0 : 1e6;
+        double lo = is_factor(i) ? 1.0 : 0.0, hi = is_factor(i) ? 100.0 : 1e6;
         return argnum_real(label, v, lo, hi, gilcal_slot(c, i), err);
     }
     return tdp_fail(err, TDP_EINPUT, "%s:%d: unknown key '%s'", path, ln,

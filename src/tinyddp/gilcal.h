@@ -3,10 +3,11 @@
  * the busy work that spends them.
  *
  * File format (models/gil-default.cal is the shipped one): one `KEY = VALUE` per line, VALUE a
- * real in microseconds (the project's number rule, argnum.h) within [0, 1e6]; `#` starts a
- * comment; blank lines are ignored. Every key below must appear exactly once; an unknown key, a
- * missing `=`, a repeated or missing key, or a bad number is refused as "FILE:LINE: ..." (a
- * missing key as "FILE: KEY missing"). */
+ * real in microseconds (the project's number rule, argnum.h) within [0, 1e6], the two factors
+ * (contended_factor, loop_contended_factor) within [1, 100]; `#` starts a comment; blank lines are
+ * ignored. Every key below must appear exactly once; an unknown key, a missing `=`, a repeated or
+ * missing key, or a bad number is refused as "FILE:LINE: ..." (a missing key as "FILE: KEY
+ * missing"). */
 #ifndef TDP_GILCAL_H
 #define TDP_GILCAL_H
 
@@ -26,9 +27,12 @@ typedef struct {
     double thread_start_us;         /* master: start and join one worker thread */
     double contended_factor;        /* holds taken while another thread waits last this much
                                        longer (>= 1; a number, not microseconds) */
+    double loop_contended_factor;   /* a pure-Python loop (the notebook's kernels) run by a
+                                       thread while another waits for the lock is this many
+                                       times slower (>= 1; a number): the kernels' holds */
 } gilcal_t;
 
-#define GILCAL_NKEYS 10
+#define GILCAL_NKEYS 11
 
 /* The key names in file order, and the address of each key's value in c. */
 const char *gilcal_key(int i);

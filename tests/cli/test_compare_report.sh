@@ -3,7 +3,9 @@
 # (fast; the real run is test_compare.sh):
 #  1. the generated paragraph says what the numbers say: known figures in, sentences checked;
 #  2. bad options exit 2 and write nothing; a failing run exits 1 and replaces nothing;
-#  3. the whole pipeline on a stand-in ddp_train (exact numbers, --with-kernels both ways);
+#  3. the whole pipeline on a stand-in ddp_train (exact numbers, --with-kernels both ways) and
+#     stand-ins for the PyTorch scripts (TDP_TORCH_DP, TDP_TORCH_DDP: exact numbers, no torch
+#     needed): their rows, the lock's verdict from them, and the notes when they are skipped;
 # Prints "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -11,6 +13,21 @@ PY=/usr/bin/python3
 CMP="$SRC/scripts/compare.sh"
 REPORT="$SRC/scripts/py/compare_report.py"
 [[ -x $PY ]] || { echo "FAIL: $PY missing (scripts/setup.sh installs python3)"; exit 1; }
+
+# stand-ins for scripts/py/torch_dp.py and torch_ddp.py: exact samples/s, their arguments logged
+# (every compare.sh run below uses them: none needs torch)
+cat >"$T/torch_dp.py" <<'PY'
+import os, sys
+open(os.environ["FAKE_TORCH_LOG"], "a").write("dp " + " ".join(sys.argv[1:]) + "\n")
+for v, s in (("serial", 1000), ("dp-replicate", 400), ("dp-kept", 500)):
+    print(f"dp_result variant={v} samples_per_s={s}.0 step_us=1.0")
+PY
+cat >"$T/torch_ddp.py" <<'PY'
+import os, sys
+open(os.environ["FAKE_TORCH_LOG"], "a").write("ddp " + " ".join(sys.argv[1:]) + "\n")
+print("torch_ddp_samples_per_s 1500.0")
+PY
+export TDP_TORCH_DP="$T/torch_dp.py" TDP_TORCH_DDP="$T/torch_ddp.py" FAKE_TORCH_LOG="$T/torch.log"
 
 # has FILE TEXT: the file contains TEXT (fixed string)
 has() { grep -qF -- "$2" "$1" && ok || bad "$3: expected '$2' in $(basename "$1"):"$'\n'"$(sed -n '/^Measured/p' "$1")"; }
@@ -228,6 +245,18 @@ has "$T/fake.md" "DDP is 2.0x faster than DP" "stand-in speed"
 has "$T/fake.md" "the lock cost 10% of DP --dp-cache's speed" "stand-in lock"
 has "$T/fake.md" "DDP across hosts was not measured in this run (skipped: --no-cluster)" "stand-in machines"
 has "$T/fake.md" "Not included: $T/no-such-seed-table.sh does not exist yet" "missing kernels table noted"
+# the PyTorch rows: the same work as the C rows, beside them, and the lock's verdict from them
+grep -qx -- "dp --model $SRC/models/tiny.cfg --batch 64 --steps 10 --warmup 10 --workers 2 --variants serial,dp-replicate,dp-kept" "$T/torch.log" &&
+    grep -qx -- "ddp --np 2 --model $SRC/models/tiny.cfg --batch 64 --steps 10 --warmup 10" "$T/torch.log" &&
+    ok || bad "PyTorch stand-ins not run on the same work: $(cat "$T/torch.log")"
+[[ $(wc -l <"$T/torch.log") == 12 ]] && ok || bad "PyTorch runs: want 2 worker counts x 3 repeats x 2 scripts, got $(wc -l <"$T/torch.log")"
+has "$T/fake.md" "| tiny | 2 | PyTorch DP threads (replicas kept) | 500 | 500-500 | 0.50 |" "PyTorch kept row"
+has "$T/fake.md" "| tiny | 1 | PyTorch DDP (gloo) | 1,500 | 1,500-1,500 | 1.50 |" "PyTorch DDP row"
+has "$T/fake.md" "| tiny | 0.40 | 0.50 | 0.15 | 0.30 | 1.50 | 0.33 |" "CPython beside the emulation"
+has "$T/fake.md" "Interpreter lock: supported — measured with real CPython threads (PyTorch DataParallel, the same model, steps and batch), at 2 workers: CPython threads ran at 0.50x the speed of serial (replicas kept; 0.40x replicated every step) where tinyddp's emulation predicts 0.30x (--gil --dp-cache) and 0.15x (--gil); two threads gain nothing over one" "lock verdict from CPython"
+has "$T/fake.md" "In the emulation alone, the lock cost 10% of DP --dp-cache's speed" "the emulation's own lock figure kept"
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); t=d["torch"]; sys.exit(0 if t["measured"] and len(t["rows"]) == 8 and d["claims"]["cpython"][0]["cpython_kept"] == 0.5 else 1)' \
+    "$T/keep/compare.json" && ok || bad "compare.json: the PyTorch rows or claims"
 grep -q "kernels table NOT included" "$T/fake.err" && ok || bad "missing kernels table not said on stderr"
 cmp -s "$T/fake.md" "$T/keep/compare.md" && ok || bad "stdout and compare.md differ"
 has "$T/fake.md" "compare_curves.png" "curves named in the report"
@@ -241,5 +270,17 @@ TDP_SEED_TABLE="$T/seed.sh" "$CMP" --bin "$T/fake" --out "$T/keep" --models tiny
 has "$T/fake2.md" "| primes | 4.2 |" "kernels table included"
 "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["kernels"]["included"] else 1)' \
     "$T/keep/compare.json" && ok || bad "compare.json: kernels not included"
+# without torch (a python that cannot import it, no stand-ins): the rows skipped with a note; and --no-torch
+printf '#!/bin/sh\nexit 1\n' >"$T/nopy"
+chmod +x "$T/nopy"
+env -u TDP_TORCH_DP -u TDP_TORCH_DDP TDP_TORCH_PYTHON="$T/nopy" "$CMP" --bin "$T/fake" --out "$T/keep" --models tiny \
+    --workers 2 --repeats 1 --steps 10 --no-cluster --no-plots >"$T/fake3.md" 2>"$T/fake.err" && ok ||
+    bad "without torch: $(tail -3 "$T/fake.err")"
+has "$T/fake3.md" "Not measured: skipped: PyTorch is not installed here ($T/nopy cannot import torch)." "no torch noted"
+grep -q "the PyTorch rows are skipped" "$T/fake.err" && ok || bad "no torch: not said on stderr"
+has "$T/fake3.md" "Interpreter lock: supported — the lock cost 10%" "no torch: the emulation's verdict"
+"$CMP" --bin "$T/fake" --out "$T/keep" --models tiny --workers 2 --repeats 1 --steps 10 --no-cluster \
+    --no-plots --no-torch >"$T/fake4.md" 2>"$T/fake.err" && ok || bad "--no-torch: $(tail -3 "$T/fake.err")"
+has "$T/fake4.md" "Not measured: skipped: --no-torch." "--no-torch noted"
 
 finish

@@ -64,7 +64,7 @@ no_leftovers() {
 
 # --help lists every option with its default, every mode and every subcommand
 "$K" --help >"$T/help" 2>&1 && ok || bad "--help exit status"
-for w in mode workers gil switch-interval json limit n tasks requests latency-ms url sleep-ms \
+for w in mode workers gil gil-calibration switch-interval json limit n tasks requests latency-ms url sleep-ms \
     help; do
     grep -q -- "--$w" "$T/help" && ok || bad "--help does not mention --$w"
 done
@@ -98,6 +98,11 @@ expect 2 "serial mode runs on one worker" sum --workers 2
 expect 2 "--gil applies to --mode thread-pool only" sum --gil
 expect 2 "--gil takes no value" sum --mode thread-pool --gil=yes
 expect 2 "--switch-interval applies to gil-threads and thread-pool --gil only" sum --switch-interval 1
+expect 2 "--gil-calibration applies to gil-threads and thread-pool --gil only" sum --mode threads --gil-calibration x.cal
+sed 's/^loop_contended_factor = .*/loop_contended_factor = 0.5/' "$SRC/models/gil-default.cal" >"$T/bad.cal"
+expect 2 "bad.cal:[0-9]*: loop_contended_factor: 0.5 is out of range" sum --mode gil-threads --gil-calibration "$T/bad.cal"
+expect 2 "cannot open --gil-calibration $T/none.cal" primes --mode gil-threads --gil-calibration "$T/none.cal"
+rm -f "$T/bad.cal"
 expect 2 "--switch-interval: 'nan' is not a finite number" sum --mode gil-threads --switch-interval nan
 expect 2 "--switch-interval: 0 is out of range" sum --mode gil-threads --switch-interval 0
 expect 2 "--requests: 0 is out of range" io --requests 0
@@ -136,6 +141,15 @@ run "$T/p" primes --limit 2000000 --mode gil-threads --workers 2 --switch-interv
     eq "primes below 2*10^6 under the lock" "$(json_field "$T/p.json" result)" 148933
 fs=$(json_field "$T/p.json" gil_forced_switches)
 [[ ${fs:-0} -gt 0 ]] && ok || bad "gil-threads: no forced switch between two CPU-bound workers ($fs)"
+# the calibrated contention (the shipped file's loop_contended_factor): the holder is charged busy
+# work under the lock while the other waits; factor 1 charges nothing
+held=$(json_field "$T/p.json" gil_held_seconds)
+awk -v h="$held" 'BEGIN { exit !(h > 0) }' && ok || bad "gil-threads: no time held for contention ($held)"
+grep -q '"gil_calibration": ".*models/gil-default.cal"' "$T/p.json" && ok || bad "gil-threads: the shipped calibration not named"
+grep -q "^lock: [0-9.]* s held for contention: loops run 3.49 times slower" "$T/p" && ok || bad "gil-threads: no contention line: $(cat "$T/p")"
+sed 's/^loop_contended_factor = .*/loop_contended_factor = 1/' "$SRC/models/gil-default.cal" >"$T/one.cal"
+run "$T/p" sum --n 20000000 --mode thread-pool --gil --workers 2 --switch-interval 1 --gil-calibration "$T/one.cal" --json "$T/p.json" &&
+    eq "factor 1: nothing held" "$(json_field "$T/p.json" gil_held_seconds)" 0
 # every mode: 9592 primes below 100000; with 2 chunks, 5133 + 4459 (the notebook's ranges)
 for m in "${MODES[@]}"; do
     mp=0
@@ -270,5 +284,17 @@ EOF
 fi
 compgen -G "$T/*.tmp.*" >/dev/null && bad "temporary files left behind: $(echo "$T"/*.tmp.*)" || ok
 no_leftovers "the whole suite"
+
+# ---- the notebook's own Python (scripts/seed-table.sh's CPython column), at tiny sizes ----
+NB=(timeout -k 5 60 /usr/bin/python3 "$SRC/scripts/py/notebook_kernels.py")
+"${NB[@]}" sum --n 20000 >"$T/nb" 2>"$T/nb.err" && ok || bad "notebook_kernels.py sum: $(tail -3 "$T/nb.err")"
+eq "notebook sum: every variant, res1 (None from the notebook's processes)" \
+    "$(sed -n 's/^nb_result kernel=sum variant=\([a-z-]*\) seconds=[0-9.]* result=\(.*\)$/\1:\2/p' "$T/nb" | tr '\n' ' ')" \
+    "serial:200010000 threads:200010000 thread-pool:200010000 thread-pool-with:200010000 processes:None process-pool:200010000 "
+[[ $(grep -o "Process: [0-9]* Thread: [0-9]* start" "$T/nb.err" | wc -l) == 12 ]] && ok || bad "notebook sum: its own prints"
+"${NB[@]}" primes --limit 1000 --variants serial,process-pool >"$T/nb" 2>"$T/nb.err" && ok || bad "notebook_kernels.py primes"
+eq "notebook primes below 1000" "$(grep -c "result=168$" "$T/nb")" 2
+"${NB[@]}" sum --variants frob >/dev/null 2>"$T/nb.err"
+[[ $? == 2 ]] && grep -q "'frob' is not one of" "$T/nb.err" && ok || bad "notebook_kernels.py: unknown variant"
 
 finish

@@ -3,7 +3,10 @@
  *     switch) and gets it back only after the waiter has had it;
  *   - two CPU-bound threads under the lock with a small switch interval interleave: their
  *     progress marks alternate many times, and every alternation is a forced switch;
- *   - a thread alone never gets a drop request or a forced switch, however long it runs.
+ *   - a thread alone never gets a drop request or a forced switch, however long it runs;
+ *   - a loop's check points (gil_loop_check, the kernels) hold the lock for busy work while
+ *     another thread waits, only then, and not at all with loop_contended_factor 1;
+ *   - the calibration file is read exactly and refused with FILE:LINE.
  * Clocks only bound the cases (generously): nothing passes or fails on a measured time. */
 #include "gil.h"
 
@@ -208,7 +211,8 @@ static const char *GOOD = "# a comment\n\nforward_held_us = 60\nbackward_held_us
                           "loss_held_us = 10\nfree_per_layer_us = 0\n"
                           "replicate_us_per_tensor = 100\nkept_copy_us_per_tensor = 25.5\n"
                           "gather_us_per_tensor = 45\noptim_us_per_tensor = 80\n"
-                          "thread_start_us = 1e2\ncontended_factor = 1.4\n";
+                          "thread_start_us = 1e2\ncontended_factor = 1.4\n"
+                          "loop_contended_factor = 3.5\n";
 
 static int load_text(const char *text, gilcal_t *c, tdp_err_t *err) {
     char path[] = "/tmp/test_gil_calXXXXXX";
@@ -241,6 +245,7 @@ static void test_calibration_file(void) {
     CHECK(c.forward_held_us == 60 && c.backward_held_us == 150 &&
           c.kept_copy_us_per_tensor == 25.5);
     CHECK(c.thread_start_us == 100 && c.contended_factor == 1.4 && c.free_per_layer_us == 0);
+    CHECK(c.loop_contended_factor == 3.5);
     char buf[1024];
     gilcal_format(&c, buf, sizeof buf);
     CHECK_MSG(strstr(buf, "forward_held_us=60 ") == buf && strstr(buf, "contended_factor=1.4"),
@@ -253,12 +258,63 @@ static void test_calibration_file(void) {
     refused("loss_held_us = 10", "forward_held_us = 10", ":5: forward_held_us given twice");
     refused("contended_factor = 1.4", "contended_factor = 0.5", "out of range");
     refused("contended_factor = 1.4\n", "", "contended_factor missing");
+    refused("loop_contended_factor = 3.5", "loop_contended_factor = 0.9",
+            ":13: loop_contended_factor");
+    refused("loop_contended_factor = 3.5\n", "", "loop_contended_factor missing");
     refused("forward_held_us = 60", "forward_held_us = ", ":3: forward_held_us");
     CHECK(gilcal_load("/nonexistent/x.cal", &c, &err) != TDP_OK);
 }
 
+/* ---- a loop's check points under contention (gil_loop_check) ---- */
+
+/* The holder loops with check points until a waiter has had the lock (or, alone, for 20 ms);
+ * returns the seconds the lock counted as held for contention. */
+static double loop_held(double factor, int with_waiter) {
+    gil_t g;
+    tdp_err_t err = {0};
+    CHECK(gil_init(&g, 0.001, &err) == TDP_OK);
+    gilcal_t cal;
+    memset(&cal, 0, sizeof cal);
+    cal.contended_factor = 1.0;
+    cal.loop_contended_factor = factor;
+    gil_set_calibration(&g, &cal);
+    int self = 0;
+    gil_acquire(&g, &self);
+    gil_loop_t l = {0};
+    waiter_t w = {.g = &g, .took = 0};
+    pthread_t th;
+    if (with_waiter)
+        CHECK(pthread_create(&th, NULL, waiter_main, &w) == 0);
+    double t0 = tdp_now();
+    while (tdp_now() - t0 < BOUND_S) {
+        work();
+        gil_loop_check(&g, &self, &l);
+        if (with_waiter ? w.took : tdp_now() - t0 > 0.02)
+            break;
+    }
+    CHECK_MSG(!with_waiter || w.took, "the waiter never got the lock");
+    gil_loop_end(&g, &l);
+    CHECK(l.since == 0.0 && l.held == 0.0);
+    gil_release(&g, &self);
+    if (with_waiter)
+        pthread_join(th, NULL);
+    double held = gil_held_seconds(&g);
+    gil_destroy(&g);
+    return held;
+}
+
+static void test_loop_contention(void) {
+    double h = loop_held(3.0, 1);
+    CHECK_MSG(h > 0.0, "contended loop: held %g s", h);
+    h = loop_held(3.0, 0);
+    CHECK_MSG(h == 0.0, "a loop alone: held %g s", h);
+    h = loop_held(1.0, 1);
+    CHECK_MSG(h == 0.0, "factor 1: held %g s", h);
+}
+
 int main(void) {
     test_calibration_file();
+    test_loop_contention();
     test_honours_request();
     test_two_threads_interleave();
     test_one_thread();

@@ -195,8 +195,9 @@ def aggregate_cluster(path, meta, rows):
             "rows": out}
 
 
-def aggregate(manifest, meta_path, cluster=None, cluster_note=None, kernels=None, kernels_note=None):
-    """The report's document before the verdicts: schema, meta, rows, cluster, kernels."""
+def aggregate(manifest, meta_path, cluster=None, cluster_note=None, kernels=None, kernels_note=None,
+              torch=None, torch_note=None):
+    """The report's document before the verdicts: schema, meta, rows, cluster, kernels, torch."""
     with open(meta_path) as f:
         meta = json.load(f)
     rows = aggregate_rows(manifest, meta)
@@ -207,4 +208,7 @@ def aggregate(manifest, meta_path, cluster=None, cluster_note=None, kernels=None
     if kernels:
         with open(kernels) as f:
             kn = {"included": True, "note": "scripts/seed-table.sh", "table": f.read().rstrip("\n")}
-    return {"schema": "tinyddp-compare/1", "meta": meta, "rows": rows, "cluster": cl, "kernels": kn}
+    from .cpython import aggregate_torch  # (it reads TSVs with this module's helpers)
+    tc = aggregate_torch(torch, meta) if torch else {"measured": False, "note": torch_note or "not run"}
+    return {"schema": "tinyddp-compare/1", "meta": meta, "rows": rows, "cluster": cl, "kernels": kn,
+            "torch": tc}

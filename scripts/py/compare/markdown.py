@@ -1,6 +1,7 @@
 """The report as Markdown: the original table cell by cell with the generated paragraph, then
 the speed and time split of every run, replication, machines, the notebook's kernels."""
 
+from .cpython import torch_section
 from .fmt import cell_workers, fmt_bytes, fmt_ms, fmt_pct, fmt_ratio, fmt_sps, machine_line
 from .table import SPLIT_KEYS, SPLIT_LABELS, find
 from .verdicts import paragraph
@@ -150,5 +151,7 @@ def render_md(doc):
     out += split_table(doc)
     out += replication_table(doc["rows"])
     out += machines_section(doc["cluster"])
+    if doc.get("torch", {}).get("measured") or doc.get("torch", {}).get("note"):
+        out += torch_section(doc, P)
     out += kernels_and_plots(doc)
     return "\n".join(out)

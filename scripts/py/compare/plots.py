@@ -3,6 +3,7 @@ compare_speed.png, samples/s against workers, and compare_split.png, one step's 
 
 import os
 
+from .cpython import TORCH_VARIANTS
 from .table import ORDER, SPLIT_KEYS, SPLIT_LABELS, VARIANTS, headline_workers, write_text
 
 
@@ -46,17 +47,20 @@ def first_panel(gp, first):
         gp += ["unset key", "unset label 1"]
 
 
-def speed_data(rows, m, batch):
-    """One data block per variant (gnuplot's index), and the variants' titles."""
+def speed_data(rows, m, batch, torch_rows=()):
+    """One data block per variant (gnuplot's index), and the variants' titles; the PyTorch rows
+    (real CPython threads, PyTorch DDP) after tinyddp's."""
     blocks, titles = [], []
-    for v in ORDER:
-        pts = sorted((r for r in rows if r["model"] == m and r["variant"] == v), key=lambda r: r["workers"])
+    series = [(v, rows, VARIANTS[v][0]) for v in ORDER]
+    series += [(v, torch_rows, label) for v, label in TORCH_VARIANTS.items()]
+    for v, src, label in series:
+        pts = sorted((r for r in src if r["model"] == m and r["variant"] == v), key=lambda r: r["workers"])
         if not pts:
             continue
         lines = [f"{r['workers']}\t{r['samples_per_s']['median']:.3f}\t{r['samples_per_s']['min']:.3f}\t"
                  f"{r['samples_per_s']['max']:.3f}" for r in pts]
         blocks.append("\n".join(lines))
-        titles.append(VARIANTS[v][0] + (f", batch {batch} x workers" if v == "serial" else ""))
+        titles.append(label + (f", batch {batch} x workers" if v == "serial" else ""))
     return "\n\n\n".join(blocks) + "\n", titles
 
 
@@ -80,7 +84,8 @@ def speed_plot(doc, models, d, where):
           "set xtics (" + ", ".join(f'"{w}{"†" if w > meta["cores"] else ""}" {w}' for w in ws) + ")",
 ] + legend_and_caption(len(models), note)
     for i, m in enumerate(models):
-        data, titles = speed_data(rows, m, meta["batch_per_worker"])
+        torch_rows = doc.get("torch", {}).get("rows", []) if doc.get("torch", {}).get("measured") else []
+        data, titles = speed_data(rows, m, meta["batch_per_worker"], torch_rows)
         fn = f"speed_{m}.dat"
         write_text(os.path.join(d, fn), data)
         gp.append(f'set title "{m}"')

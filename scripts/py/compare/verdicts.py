@@ -1,6 +1,7 @@
 """The claims of the original DP/DDP table (replication, machines, speed, the interpreter lock),
 judged from the measured rows, and the paragraph that says so."""
 
+from .cpython import comparisons
 from .fmt import fmt_bytes, fmt_pct, fmt_ratio, fmt_sps, machine_line
 from .table import find, headline_workers
 
@@ -74,7 +75,8 @@ def judge(doc):
     rows = doc["rows"]
     P = headline_workers(doc)
     models = [m for m in doc["meta"]["models"] if find(rows, m, "ddp", P)]
-    claims = {"workers": P, "models": models, "replication": [], "speed": [], "lock": []}
+    claims = {"workers": P, "models": models, "replication": [], "speed": [], "lock": [],
+              "cpython": comparisons(doc, models, P)}
     for m in models:
         dp = find(rows, m, "dp", P)
         ddp = find(rows, m, "ddp", P)
@@ -189,7 +191,46 @@ def lock_bit(x):
                    f"{r:.2f}x the speed without it{noise})")
 
 
+def cpython_bit(x):
+    """(costs, clause): CPython's threads against its serial, beside the emulation's prediction."""
+    kept, rep = x["cpython_kept"], x["cpython_replicate"]
+    seen = kept if kept is not None else rep
+    ran = f"CPython threads ran at {seen:.2f}x the speed of serial"
+    if kept is not None and rep is not None:
+        ran += f" (replicas kept; {rep:.2f}x replicated every step)"
+    elif kept is None:
+        ran += " (replicated every step)"
+    pred = x["tinyddp_gil_cache"] if kept is not None and x["tinyddp_gil_cache"] is not None else x["tinyddp_gil"]
+    if pred is not None:
+        which = "--gil --dp-cache" if pred is x["tinyddp_gil_cache"] else "--gil"
+        ran += f" where tinyddp's emulation predicts {pred:.2f}x ({which})"
+        if kept is not None and rep is not None and x["tinyddp_gil"] is not None and which != "--gil":
+            ran += f" and {x['tinyddp_gil']:.2f}x (--gil)"
+    return seen < 1 - MIN_EFFECT, ran
+
+
+def say_cpython(c, many):
+    """The lock's verdict from the real interpreter: two threads that cannot beat one thread on
+    the same global batch, with nothing replicated, are held back by the lock."""
+    bits = [cpython_bit(x) for x in c["cpython"]]
+    costs = sum(1 for cost, _ in bits if cost)
+    head = ("supported" if costs == len(bits) else "partly supported" if costs
+            else "not supported on this machine")
+    s = (f"Interpreter lock: {head} — measured with real CPython threads (PyTorch DataParallel, the "
+         f"same model, steps and batch), at {c['workers']} workers: "
+         + per_model([(x["model"], t) for x, (_, t) in zip(c["cpython"], bits)], many))
+    if costs:
+        s += "; two threads gain nothing over one, so the lock, not the copying, holds them back"
+    return s + "."
+
+
 def say_lock(c, many):
+    if c.get("cpython"):
+        s = say_cpython(c, many)
+        if c["lock"]:
+            s += " In the emulation alone, " + per_model(
+                [(x["model"], lock_bit(x)[1]) for x in c["lock"]], many) + "."
+        return s
     lk, sp, reps = c["lock"], c["speed"], c["replication"]
     bits = [lock_bit(x) for x in lk]
     costs = sum(1 for cost, _ in bits if cost)
@@ -224,7 +265,7 @@ def paragraph(doc):
     parts.append(say_machines(doc["cluster"], many))
     if c["speed"]:
         parts.append(say_speed(c["speed"], many))
-    if c["lock"]:
+    if c["lock"] or c["cpython"]:
         parts.append(say_lock(c, many))
     return " ".join(parts), c
 
