@@ -117,7 +117,8 @@ mpirun_ -np 2 "$BIN/ddp_train" "${S40[@]}" --batch 16 --zero --bucket-kb 64 >/de
 rc=$?
 [[ $rc == 2 && $(grep -c "bucket-kb does not apply to --zero" "$T/err") == 1 ]] && ok ||
     bad "--zero --bucket-kb: exit $rc: $(cat "$T/err")"
-"$BIN/ddp_train" --help | grep -q -- "--zero" && ok || bad "--help lists --zero"
+"$BIN/ddp_train" --help >"$T/help.txt" 2>&1 # (grep -q on a pipe could close it early: pipefail)
+grep -q -- "--zero" "$T/help.txt" && ok || bad "--help lists --zero"
 # nothing left behind but what the test wrote
 [[ -z $(find "$T" -name '*.tmp.*') ]] && ok || bad "temporary files left: $(find "$T" -name '*.tmp.*')"
 finish
