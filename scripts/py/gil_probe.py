@@ -4,9 +4,10 @@ costs that tinyddp's emulated lock is calibrated with (scripts/gil-calibrate wri
 
   1. per layer, at batch 1 in one thread: the interpreter's cost of a module's forward call, of
      its autograd node in backward, and of the loss (the native kernels are negligible there);
-  2. the same work in two threads against one after the other: the part of (1) run under the lock
-     (two threads can only overlap what is not under it), and the hand-offs (voluntary context
-     switches of the threads) per layer;
+  2. the same work in two long-running threads against one after the other (printed: they overlap
+     part of it), and in a DP step's regime, two threads started, each doing one step, joined
+     (nothing overlaps, and the work runs contended_factor times longer); all of (1) is written
+     as held. (1)-(3) run on the model's layers at width 4: no kernel time is counted;
   3. the master's Python-side costs per parameter tensor: replicate (copy.deepcopy), copying the
      weights into kept replicas, gather (summing the replicas' gradients), the SGD step, and the
      start and join of a threading.Thread;
