@@ -4,9 +4,10 @@ costs that tinyddp's emulated lock is calibrated with (scripts/gil-calibrate wri
 
   1. per layer, at batch 1 in one thread: the interpreter's cost of a module's forward call, of
      its autograd node in backward, and of the loss (the native kernels are negligible there);
-  2. the same work in two threads against one after the other: the part of (1) run under the lock
-     (two threads can only overlap what is not under it), and the hand-offs (voluntary context
-     switches of the threads) per layer;
+  2. the same work in two long-running threads against one after the other (printed: they overlap
+     part of it), and in a DP step's regime, two threads started, each doing one step, joined
+     (nothing overlaps, and the work runs contended_factor times longer); all of (1) is written
+     as held. (1)-(3) run on the model's layers at width 4: no kernel time is counted;
   3. the master's Python-side costs per parameter tensor: replicate (copy.deepcopy), copying the
      weights into kept replicas, gather (summing the replicas' gradients), the SGD step, and the
      start and join of a threading.Thread;
@@ -33,6 +34,18 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from torch_ref import cfg_sizes, mlp_setup  # noqa: E402
+
+
+def skeleton(model, width=4):
+    """A model file with the layers of `model` but every size `width`: the interpreter's costs per
+    layer and per tensor do not depend on the sizes, and at this size the kernels (which tinyddp
+    runs itself, in C) cost nothing, so they are not counted twice."""
+    import tempfile
+    n = len(cfg_sizes(model)) - 1
+    f = tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False)
+    f.write(f"[net]\ninput = {width}\noutput = {width}\n" + f"[dense]\nunits = {width}\n" * n)
+    f.close()
+    return f.name
 
 
 def per_call(fn, n):
@@ -98,6 +111,30 @@ def layer_costs(model, n):
     return dict(layers=layers, forward_us=fwd / layers, forward_nograd_us=fwd_nograd / layers,
                 backward_us=(step - fwd - loss) / layers, loss_us=loss, step_b1_us=step), \
         [fb, fb_step(model, 1)]
+
+
+def dp_contention(model, n):
+    """The DP step's regime: two threads started per step, each doing one batch-1 forward and
+    backward on its own replica, joined; against the same two done one after the other and two
+    threads doing nothing. Short-lived threads do not overlap their interpreter work (measured:
+    the threads take longer than the sequential work plus the threads' start), unlike two
+    long-running loops (held_fraction's): the factor is how much longer the work takes."""
+    fb = [fb_step(model, 1), fb_step(model, 1)]
+
+    def threaded(fns):
+        th = [threading.Thread(target=f) for f in fns]
+        for h in th:
+            h.start()
+        for h in th:
+            h.join()
+    noop = [lambda: None, lambda: None]
+    seq, thr, empty = [], [], []
+    for _ in range(3):  # interleaved rounds, the best of each
+        seq.append(per_call(lambda: (fb[0](), fb[1]()), n))
+        thr.append(per_call(lambda: threaded(fb), n))
+        empty.append(per_call(lambda: threaded(noop), n))
+    return dict(dp_seq_b1_us=min(seq), dp_threads_b1_us=min(thr), dp_threads_empty_us=min(empty),
+                dp_contended=(min(thr) - min(empty)) / min(seq))
 
 
 def held_fraction(fb, n):
@@ -227,8 +264,10 @@ def loop_contention(n):
     return dict(loop_threads_over_serial=thr / seq)
 
 
-def calibration(lc, hf, mc, lp):
-    f = hf["held_fraction"]
+def calibration(lc, hf, mc, lp, dc):
+    # all the interpreter's work is held: in a DP step's short-lived threads nothing of it
+    # overlaps (dp_contention); the long loops' partial overlap (held_fraction) is printed only
+    f = 1.0
     per_layer = lc["forward_us"] + lc["backward_us"]
     t = mc["tensors"]
     return {
@@ -241,9 +280,8 @@ def calibration(lc, hf, mc, lp):
         "gather_us_per_tensor": mc["gather_us"] / t,
         "optim_us_per_tensor": mc["optim_us"] / t,
         "thread_start_us": mc["thread_start_us"],
-        # two threads' held work finished threads_speedup_b1 as fast as one after the other:
-        # contention made it 1 / speedup times longer (the held fraction is 1 here)
-        "contended_factor": max(1.0, 1.0 / hf["threads_speedup_b1"]),
+        # the DP step's two short-lived threads take this much longer than one after the other
+        "contended_factor": max(1.0, dc["dp_contended"]),
         "loop_contended_factor": max(1.0, lp["loop_threads_over_serial"]),
     }
 
@@ -270,23 +308,26 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     sizes = cfg_sizes(a.model)
-    lc, fb = layer_costs(a.model, a.repeat)
+    skel = skeleton(a.model)
+    lc, fb = layer_costs(skel, a.repeat)
     hf = held_fraction(fb, a.repeat)
-    mc = master_costs(a.model, 2, a.repeat)
+    mc = master_costs(skel, 2, a.repeat)
+    dc = dp_contention(skel, a.repeat // 2)
+    os.unlink(skel)
     lp = loop_contention(a.loop_n)
-    res = {**lc, **hf, **mc, **lp}
+    res = {**lc, **hf, **mc, **lp, **dc}
     if not a.quick:
         res.update(torch_switch(fb, a.repeat // 2))
         res.update(numpy_threads(sizes, 1, a.repeat))
         res.update(numpy_threads(sizes, 64, a.repeat // 4))
     note = (f"measured by scripts/py/gil_probe.py, torch {torch.__version__}, python "
-            f"{sys.version.split()[0]}, model {'-'.join(map(str, sizes))}, load "
+            f"{sys.version.split()[0]}, model {'-'.join(map(str, sizes))}'s layers at width 4, load "
             f"{os.getloadavg()[0]:.2f}")
     print(f"# {note}")
     for k, v in res.items():
         print(f"probe {k}={v:.3f}" if isinstance(v, float) else f"probe {k}={v}")
     if a.calibration:
-        cal = calibration(lc, hf, mc, lp)
+        cal = calibration(lc, hf, mc, lp, dc)
         write_calibration(a.calibration, cal, note)
         for k, _ in CAL_KEYS:
             print(f"calibration {k}={cal[k]:.2f}")
