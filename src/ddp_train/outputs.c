@@ -69,9 +69,9 @@ void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
                                   : "blocking");
     if (d && d->autotune)
         printf("ddp: buckets auto: the first %d steps time --no-overlap and overlapped buckets of "
-               "64, 256 and 1024 KB, then every rank keeps the fastest; model broadcast once "
-               "(%zu bytes)%s\n",
-               TUNE_STEPS, s->model.nparams * sizeof(float),
+               "64, 256 and 1024 KB in %d interleaved rounds, then every rank keeps the fastest; "
+               "model broadcast once (%zu bytes)%s\n",
+               TUNE_STEPS, TUNE_ROUNDS, s->model.nparams * sizeof(float),
                o->accum > 1 ? ", one allreduce per accumulated step" : "");
     else if (d && !d->zero.on)
         printf("ddp: %s, %d bucket%s of up to %zu KB, model broadcast once (%zu bytes)%s\n",

@@ -15,8 +15,8 @@ void tune_init(tune_t *t) {
 }
 
 int tune_current(const tune_t *t) {
-    int i = t->step / (TUNE_WARMUP + TUNE_TIMED);
-    return i < TUNE_SETTINGS ? i : TUNE_SETTINGS - 1;
+    int step = t->step < TUNE_STEPS ? t->step : TUNE_STEPS - 1;
+    return step / (TUNE_WARMUP + TUNE_TIMED) % TUNE_SETTINGS;
 }
 
 int tune_active(const tune_t *t) {

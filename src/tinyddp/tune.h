@@ -1,16 +1,19 @@
 /* tune.h: --bucket-kb auto, the bookkeeping: a few settings of the gradient sum (overlap off, then
- * overlapped buckets of a few sizes), each used for TUNE_WARMUP + TUNE_TIMED consecutive steps of
- * the real run; a setting's score is its fastest timed step. The caller agrees on the scores
- * across ranks (the slowest rank's) and keeps the lowest. No MPI here. */
+ * overlapped buckets of a few sizes), tried in TUNE_ROUNDS interleaved rounds, each round giving
+ * every setting TUNE_WARMUP + TUNE_TIMED consecutive steps of the real run, so that a burst of
+ * load on a shared machine does not fall on one setting alone; a setting's score is its fastest
+ * timed step. The caller agrees on the scores across ranks (the slowest rank's) and keeps the
+ * lowest. No MPI here. */
 #ifndef TDP_TUNE_H
 #define TDP_TUNE_H
 
 #include <stddef.h>
 
 #define TUNE_SETTINGS 4
+#define TUNE_ROUNDS   3
 #define TUNE_WARMUP   1
-#define TUNE_TIMED    4
-#define TUNE_STEPS    (TUNE_SETTINGS * (TUNE_WARMUP + TUNE_TIMED))
+#define TUNE_TIMED    2
+#define TUNE_STEPS    (TUNE_ROUNDS * TUNE_SETTINGS * (TUNE_WARMUP + TUNE_TIMED))
 
 typedef struct {
     int overlap[TUNE_SETTINGS];

@@ -107,7 +107,7 @@ rc=$?
 run auto 2 --bucket-kb auto
 kb=$(json_field "$T/auto.json" bucket_kb)
 ov=$(json_field "$T/auto.json" overlap)
-grep -q "ddp: buckets auto: the first 20 steps" "$T/auto.log" && ok || bad "auto start-up line: $(head -5 "$T/auto.log")"
+grep -q "ddp: buckets auto: the first 36 steps" "$T/auto.log" && ok || bad "auto start-up line: $(head -5 "$T/auto.log")"
 grep -q "buckets (auto): " "$T/auto.log" && ok || bad "auto: the choice not printed: $(cat "$T/auto.log")"
 if [[ $ov == 0 ]]; then fixed=(--no-overlap); else fixed=(--bucket-kb "$kb"); fi
 [[ $kb =~ ^(0|64|256|1024)$ && $ov =~ ^[01]$ ]] && ok || bad "auto chose bucket_kb '$kb' overlap '$ov'"
