@@ -52,6 +52,31 @@ has "$T/p3" "compute 1025.000 us, comm 1830.000 us (latency 80.000 us, bandwidth
 run --predict 1:1 >"$T/p4" 2>&1
 has "$T/p4" "step 1100.000 us, 58181.8 samples/s, efficiency 1.0000, limited by compute" "one rank"
 
+# the link fit (measure.fit_link via refit, as scale-model applies it to saved bench rows):
+# a 2-rank bench whose calls take 2 alpha + n / 62.5e6 s (alpha 10 us): 62.5 MB/s each way with
+# both directions loaded, 125 MB/s in all. Named 1gbit (125e6 B/s one way) the total is within
+# 10% of the rate: shared, B = 125e6; named 10gbit it is not: each direction on its own, B = 62.5e6
+fit() {
+    python3 -c "import sys; sys.path.insert(0, '$SRC/scripts/py'); from scale import measure
+rows = [(n, 2e-5 + n / 62.5e6) for n in (4096, 262144, 1048576)]
+for name in ('1gbit', '10gbit'):
+    f = measure.refit(name, {'bench': rows})
+    print(name, round(f['bandwidth_Bps']), round(f['duplex_Bps']), round(f['alpha_s'] * 1e6, 6), f['two_way'])"
+}
+fit >"$T/fit" 2>&1
+has "$T/fit" "1gbit 125000000 62500000 10.0 shared" "fit: a shared 1gbit link"
+has "$T/fit" "10gbit 62500000 62500000 10.0 duplex" "fit: a duplex link below its rate"
+# the bf16 CPU cost from the one-host runs: fp32 100,000 samples/s (1280 us a step), bf16 80,000
+# (1600 us); the model's comm there: fp32 208 us (above), bf16 4 buckets (3 x 131072 + 106784)
+# 2 (4 x 1 us + 5e5 / 1e10 s) = 108 us, 100 us saved: 320 + 100 = 420 us a step, / 1e6 bytes
+python3 -c "import json; d = json.load(open('$IN'))
+d['measured'].append({'ranks': 2, 'hosts': 1, 'link': 'shm', 'compress': True, 'zero': False, 'samples_per_s': 80000})
+json.dump(d, open('$T/bf.json', 'w'))"
+timeout -k 5 30 "$SM" --inputs "$T/bf.json" >"$T/bf" 2>&1
+has "$T/bf" "# bf16 CPU cost: 0.420 ns per fp32 gradient byte (420 us per step)" "bf16 cost derived"
+has "$T/bf" "| np=2, 1 host bf16 | binomial (libnbc) | 1520 us | 108 us |" "bf16 row: compute + the derived cost"
+has "$T/bf" "derived from this run: not a check |" "the calibrating row says so"
+
 # ---------------------------------------------------------------- 3. Open MPI's choice (4.1 tuned)
 run --predict 2:2:10gbit --algorithm tuned --no-overlap >"$T/p5" 2>&1
 has "$T/p5" "algorithm=rabenseifner" "P=2, 1 MB: rabenseifner"

@@ -73,10 +73,20 @@ class Runner:
         return fit_link(rows)
 
 
-def fit_link(rows):
-    """alpha and B of a link from (bytes, seconds) of a 2-rank allreduce, which moves n bytes each
-    way in 2 messages (ring or Rabenseifner at P=2): B by least squares over the sizes of 256 KB
-    and up, alpha from the smallest size's time less its bytes, halved (2 messages)"""
+def fit_link(rows, nominal_Bps=None):
+    """alpha and B of a link from (bytes, seconds) of allreduce_bench with 2 ranks.
+
+    What the bench ran (Open MPI 4.1 coll/tuned at P = 2, costs.tuned_choice): ring at 4 KB,
+    segmented ring at 64 KB, Rabenseifner from 256 KB: each is two phases in which both ranks send
+    n/2 to each other at once, so a call puts n on the link in each direction, 2n in all, with
+    both directions loaded together. The slope over the sizes of 256 KB and up read per direction
+    is duplex_Bps = n / t (what each direction moves while the other is loaded too); read as the
+    link's total it is 2n / t. A shaped link (nominal_Bps: its tbf rate in one direction) whose
+    total is within 10% of that rate carried the rate once for both directions together (the
+    long two-way flows shared it): its one-way rate B is that total, at most the nominal rate.
+    Otherwise (shared memory, or a total above the rate: each direction moved on its own, as far
+    as the cores let it) B is the per-direction rate. alpha: the 4 KB time less its bytes at the
+    per-direction rate, halved (2 phases)."""
     big = [(n, t) for n, t in rows if n >= 256 * 1024] or rows
     mn = statistics.fmean(n for n, _ in big)
     mt = statistics.fmean(t for _, t in big)
@@ -84,10 +94,23 @@ def fit_link(rows):
     slope = sum((n - mn) * (t - mt) for n, t in big) / sxx if sxx else mt / mn
     if slope <= 0:
         slope = mt / mn
-    B = 1 / slope
+    duplex = 1 / slope
+    B, two_way = duplex, "duplex"
+    if nominal_Bps and abs(2 * duplex - nominal_Bps) <= 0.1 * nominal_Bps:
+        B, two_way = min(2 * duplex, nominal_Bps), "shared"
     n0, t0 = min(rows)
-    alpha = max(1e-7, (t0 - n0 / B) / 2)
-    return {"alpha_s": alpha, "bandwidth_Bps": B, "bench": rows}
+    alpha = max(1e-7, (t0 - n0 / duplex) / 2)
+    return {"alpha_s": alpha, "bandwidth_Bps": B, "duplex_Bps": duplex, "two_way": two_way,
+            "bench": [list(r) for r in rows]}
+
+
+def refit(name, lk):
+    """a saved link refitted from its bench rows by fit_link (unchanged if it has none)"""
+    rows = lk.get("bench")
+    if not rows:
+        return lk
+    bps = model.link_bps(name)
+    return fit_link([(int(n), float(t)) for n, t in rows], bps / 8 if bps else None)
 
 
 def trace_backward_share(path):
@@ -163,7 +186,7 @@ def cluster(a, r, out, runs, has_bf16, log):
     for rate in a.rates:
         sh([r.sim, "up", "4", "--rate", rate])
         try:
-            out["links"][rate] = r.bench(hosts=2)
+            out["links"][rate] = refit(rate, r.bench(hosts=2))
             log(f"{rate} link: {fmt_link(out['links'][rate])}")
             cfgs = [(2, 2, rate, False), (4, 4, rate, False)] + ([(2, 2, rate, True)] if has_bf16 else [])
             for c in cfgs:

@@ -128,6 +128,29 @@ def predict(inp, ranks, hosts, link, compress=False, zero=False, algorithm="auto
     return out
 
 
+def find_run(inp, ranks, hosts, compress):
+    for m in inp.get("measured", []):
+        if (m["ranks"], m["hosts"], bool(m.get("compress")), bool(m.get("zero"))) == (ranks, hosts, compress, False):
+            return m
+    return None
+
+
+def derive_compress_cost(inp):
+    """the CPU time of 16-bit gradients (the conversions and the user-defined reduction), in
+    seconds per fp32 gradient byte, from the np=2 one-host runs: the bf16 run's extra step time
+    over the fp32 run, less the communication time the model says bf16 saves there (on one host
+    nothing hides, so the difference is conversion cost minus saved comm). Returns (s/byte, the run
+    it came from or None); an inputs file with a non-zero compress_s_per_byte keeps it."""
+    given = inp["compute"].get("compress_s_per_byte", 0.0)
+    fp, bf = find_run(inp, 2, 1, False), find_run(inp, 2, 1, True)
+    if given or not fp or not bf:
+        return given, None
+    step = {k: inp["batch"] * 2 / m["samples_per_s"] for k, m in (("fp", fp), ("bf", bf))}
+    plain = dict(inp, compute=dict(inp["compute"], compress_s_per_byte=0.0))
+    saved = predict(plain, 2, 1, "shm", False, cores=2)["exposed_s"] - predict(plain, 2, 1, "shm", True, cores=2)["exposed_s"]
+    return max(0.0, step["bf"] - step["fp"] + saved) / inp["grad_bytes"], bf
+
+
 def limit(p):
     """the largest term of the step: compute, bandwidth or latency"""
     terms = {"compute": p["compute_s"], "bandwidth": p["bw_s"], "latency": p["lat_s"]}

@@ -19,6 +19,8 @@ def checked_rows(inp, a):
                           cores=inp.get("cores"))
         err = (p["samples_per_s"] - m["samples_per_s"]) / m["samples_per_s"] * 100
         note = []
+        if m.get("calibrates"):
+            note.append("the bf16 CPU cost is derived from this run: not a check")
         if p["oversub"] > 1:
             note.append(f"{m['ranks']} ranks on {inp.get('cores')} cores: compute x{p['oversub']:g}")
         rows.append((label(m), p, m["samples_per_s"], err, "; ".join(note)))
@@ -74,6 +76,14 @@ def header(inp):
              f"load {inp.get('load_before', '?')} before, {inp.get('load_after', '?')} after",
              f"# compute per step: forward+backward {(c['step_s'] - c['optimizer_s']) * 1e6:.1f} us "
              f"(backward {c['backward_fraction']:.2f} of it), optimizer {c['optimizer_s'] * 1e6:.1f} us"]
+    if c.get("compress_s_per_byte"):
+        lines.append(f"# bf16 CPU cost: {c['compress_s_per_byte'] * 1e9:.3f} ns per fp32 gradient byte "
+                     f"({c['compress_s_per_byte'] * inp['grad_bytes'] * 1e6:.0f} us per step)")
     for k, lk in inp["links"].items():
-        lines.append(f"# link {k}: alpha {lk['alpha_s'] * 1e6:.2f} us, B {lk['bandwidth_Bps'] / 1e9:.4f} GB/s")
+        extra = ""
+        if "duplex_Bps" in lk:
+            extra = (f" (bench: {lk['duplex_Bps'] / 1e9:.4f} GB/s each way with both directions loaded; "
+                     + ("the two directions shared the link's rate" if lk["two_way"] == "shared"
+                        else "each direction on its own") + ")")
+        lines.append(f"# link {k}: alpha {lk['alpha_s'] * 1e6:.2f} us, B {lk['bandwidth_Bps'] / 1e9:.4f} GB/s{extra}")
     return "\n".join(lines)
