@@ -140,7 +140,7 @@ echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/c
 echo "load before: $(cat /proc/loadavg)"
 echo
 echo "## one host (shared memory)"
-if [[ $what == compress ]]; then compress_rows host 400; else bucket_rows host 400; fi
+if [[ $what == compress ]]; then compress_rows host 400; else bucket_rows host 2000; fi
 echo
 echo "## 2 simulated hosts, 1 rank each, links shaped to $rate"
 if sim_up; then

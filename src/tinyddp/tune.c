@@ -2,6 +2,7 @@
 #include "tune.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 void tune_init(tune_t *t) {
     static const size_t kb[TUNE_SETTINGS] = {0, 64, 256, 1024};
@@ -9,6 +10,7 @@ void tune_init(tune_t *t) {
         t->overlap[i] = i > 0;
         t->kb[i] = kb[i];
         t->score[i] = 1e300;
+        t->ntimed[i] = 0;
     }
     t->step = 0;
     t->chosen = -1;
@@ -23,11 +25,28 @@ int tune_active(const tune_t *t) {
     return t->chosen < 0 && t->step < TUNE_STEPS;
 }
 
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 void tune_record(tune_t *t, double seconds) {
     int i = tune_current(t);
-    if (t->step % (TUNE_WARMUP + TUNE_TIMED) >= TUNE_WARMUP && seconds < t->score[i])
-        t->score[i] = seconds;
+    if (t->step % (TUNE_WARMUP + TUNE_TIMED) >= TUNE_WARMUP &&
+        t->ntimed[i] < TUNE_ROUNDS * TUNE_TIMED)
+        t->timed[i][t->ntimed[i]++] = seconds;
     t->step++;
+    if (t->step == TUNE_STEPS) /* every setting timed: each one's median */
+        for (int k = 0; k < TUNE_SETTINGS; k++) {
+            int n = t->ntimed[k];
+            if (n == 0)
+                continue;
+            double v[TUNE_ROUNDS * TUNE_TIMED];
+            for (int j = 0; j < n; j++)
+                v[j] = t->timed[k][j];
+            qsort(v, (size_t)n, sizeof v[0], by_value);
+            t->score[k] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+        }
 }
 
 int tune_choose(tune_t *t) {

@@ -1,9 +1,9 @@
 /* tune.h: --bucket-kb auto, the bookkeeping: a few settings of the gradient sum (overlap off, then
  * overlapped buckets of a few sizes), tried in TUNE_ROUNDS interleaved rounds, each round giving
  * every setting TUNE_WARMUP + TUNE_TIMED consecutive steps of the real run, so that a burst of
- * load on a shared machine does not fall on one setting alone; a setting's score is its fastest
- * timed step. The caller agrees on the scores across ranks (the slowest rank's) and keeps the
- * lowest. No MPI here. */
+ * load on a shared machine does not fall on one setting alone; a setting's score is the median
+ * of its timed steps (their minimum favoured the setting with the luckiest step). The caller agrees
+ * on the scores across ranks (the slowest rank's) and keeps the lowest. No MPI here. */
 #ifndef TDP_TUNE_H
 #define TDP_TUNE_H
 
@@ -18,9 +18,11 @@
 typedef struct {
     int overlap[TUNE_SETTINGS];
     size_t kb[TUNE_SETTINGS];
-    double score[TUNE_SETTINGS]; /* seconds: the fastest timed step */
-    int step;                    /* steps taken while tuning */
-    int chosen;                  /* -1 until chosen */
+    double score[TUNE_SETTINGS]; /* seconds: the median timed step (set after the last one) */
+    double timed[TUNE_SETTINGS][TUNE_ROUNDS * TUNE_TIMED]; /* seconds of each timed step */
+    int ntimed[TUNE_SETTINGS];
+    int step;   /* steps taken while tuning */
+    int chosen; /* -1 until chosen */
 } tune_t;
 
 /* The settings tried: --no-overlap, then overlapped buckets of 64, 256 and 1024 KB. */
