@@ -146,7 +146,7 @@ fs=$(json_field "$T/p.json" gil_forced_switches)
 held=$(json_field "$T/p.json" gil_held_seconds)
 awk -v h="$held" 'BEGIN { exit !(h > 0) }' && ok || bad "gil-threads: no time held for contention ($held)"
 grep -q '"gil_calibration": ".*models/gil-default.cal"' "$T/p.json" && ok || bad "gil-threads: the shipped calibration not named"
-grep -q "^lock: [0-9.]* s held for contention: loops run 3.49 times slower" "$T/p" && ok || bad "gil-threads: no contention line: $(cat "$T/p")"
+grep -q "^lock: [0-9.]* s held for contention: loops run [0-9.]* times slower" "$T/p" && ok || bad "gil-threads: no contention line: $(cat "$T/p")"
 sed 's/^loop_contended_factor = .*/loop_contended_factor = 1/' "$SRC/models/gil-default.cal" >"$T/one.cal"
 run "$T/p" sum --n 20000000 --mode thread-pool --gil --workers 2 --switch-interval 1 --gil-calibration "$T/one.cal" --json "$T/p.json" &&
     eq "factor 1: nothing held" "$(json_field "$T/p.json" gil_held_seconds)" 0
