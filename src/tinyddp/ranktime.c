@@ -59,9 +59,12 @@ static double median(const double *v, int n, double *scratch) {
 }
 
 /* Rank 0 names every rank whose compute over the window exceeds the median rank's by more than
- * the threshold. */
+ * the threshold. Only whole windows after the first are judged: the first holds the warm-up
+ * (first touches of memory, caches, the launcher's last processes), and a partial window at the
+ * end is too short, both of which named healthy ranks on a loaded machine. */
 static void warn_stragglers(ranktime_t *rt, const char *name) {
-    if (rt->rank != 0 || rt->straggler_pct <= 0 || rt->size < 2)
+    if (rt->rank != 0 || rt->straggler_pct <= 0 || rt->size < 2 || rt->first == 1 ||
+        rt->n < RANKTIME_WINDOW)
         return;
     double *c = rt->scratch + rt->size; /* the window's compute of each rank */
     for (int q = 0; q < rt->size; q++)
