@@ -33,7 +33,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from torch_ref import cfg_sizes, mlp_setup  # noqa: E402
+from torch_ref import cfg_sizes, ctxsw, mlp_setup  # noqa: E402
 
 
 def skeleton(model, width=4):
@@ -54,14 +54,6 @@ def per_call(fn, n):
     for _ in range(n):
         fn()
     return (time.perf_counter() - t0) / n * 1e6
-
-
-def ctxsw():
-    with open("/proc/thread-self/status") as f:
-        for line in f:
-            if line.startswith("voluntary_ctxt_switches"):
-                return int(line.split()[1])
-    return 0
 
 
 def in_threads(fns, n, count=None):

@@ -42,18 +42,9 @@ if os.environ.get("TORCH_DP_BLAS_DEFAULT") != "1":
 
 import torch  # noqa: E402
 
-from torch_ref import bench_parser, cfg_sizes, mlp_setup, read_idx, DATA  # noqa: E402
+from torch_ref import bench_parser, cfg_sizes, ctxsw, mlp_setup, read_idx, DATA  # noqa: E402
 
 VARIANTS = ["serial", "dp-replicate", "dp-kept", "dp-sequential"]
-
-
-def ctxsw():
-    """Voluntary context switches of the calling thread."""
-    with open("/proc/thread-self/status") as f:
-        for line in f:
-            if line.startswith("voluntary_ctxt_switches"):
-                return int(line.split()[1])
-    return 0
 
 
 def load_data(n_in, synthetic):

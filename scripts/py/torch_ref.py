@@ -98,3 +98,12 @@ def bench_parser(steps, warmup, ranks=None):
     ap.add_argument("--warmup", type=int, default=warmup)
     ap.add_argument("--lr", type=float, default=0.02)
     return ap
+
+
+def ctxsw():
+    """Voluntary context switches of the calling thread."""
+    with open("/proc/thread-self/status") as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches"):
+                return int(line.split()[1])
+    return 0

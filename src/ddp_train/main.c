@@ -139,10 +139,9 @@ static int agree_config(run_t *r, int world) {
     int worst = comm_agree_config(&r->comm, rc, all->text, all->len, &who, &r->err);
     if (worst == TDP_OK) {
         const int autotune = o->bucket_kb == OPT_BUCKET_AUTO;
-        rc = ddp_setup(&r->d, &r->comm, &r->s.model,
-                       autotune ? OPT_DEFAULT_BUCKET_KB : (size_t)o->bucket_kb,
-                       !o->no_overlap && !o->zero, o->deterministic, o->workers, r->s.batch,
-                       &r->err);
+        rc = ddp_setup(
+            &r->d, &r->comm, &r->s.model, autotune ? OPT_DEFAULT_BUCKET_KB : (size_t)o->bucket_kb,
+            !o->no_overlap && !o->zero, o->deterministic, o->workers, r->s.batch, &r->err);
         if (rc == TDP_OK && o->zero)
             rc = zero_setup(&r->d.zero, &r->comm, r->s.model.nparams, TRAIN_EXTRA, o->deterministic,
                             &r->err);

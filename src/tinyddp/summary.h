@@ -24,7 +24,7 @@ typedef struct {
     long bucket_kb;            /* ddp: the bucket size in use at the end (chosen by auto) */
     int overlap;               /* ddp: 1 when buckets overlapped backward at the end */
     double comm_seconds, gil_wait_seconds;
-    double gil_held_seconds; /* --gil: the calibrated interpreter work done under the lock */
+    double gil_held_seconds;      /* --gil: the calibrated interpreter work done under the lock */
     double optimizer_state_bytes; /* the momentum this process holds (--zero: its slice's) */
     /* the step's time split (seconds over the run; 0 where a mode has no such part) */
     double replicate_seconds, scatter_seconds, compute_seconds, gather_seconds, optimizer_seconds;
