@@ -4,11 +4,7 @@
 # figures, bad options and the pipeline on a stand-in are test_compare_report.sh.)
 # Prints "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
-source "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-CMP="$SRC/scripts/compare.sh"
-REPORT="$SRC/scripts/py/compare_report.py"
-[[ -x $PY ]] || { echo "FAIL: $PY missing (scripts/setup.sh installs python3)"; exit 1; }
+source "$(dirname "$0")/compare_lib.sh"
 
 # has FILE TEXT: the file contains TEXT (fixed string)
 has() { grep -qF -- "$2" "$1" && ok || bad "$3: expected '$2' in $(basename "$1"):"$'\n'"$(sed -n '/^Measured/p' "$1")"; }

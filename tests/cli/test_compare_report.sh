@@ -8,11 +8,7 @@
 #     needed): their rows, the lock's verdict from them, and the notes when they are skipped;
 # Prints "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
-source "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-CMP="$SRC/scripts/compare.sh"
-REPORT="$SRC/scripts/py/compare_report.py"
-[[ -x $PY ]] || { echo "FAIL: $PY missing (scripts/setup.sh installs python3)"; exit 1; }
+source "$(dirname "$0")/compare_lib.sh"
 
 # stand-ins for scripts/py/torch_dp.py and torch_ddp.py: exact samples/s, their arguments logged
 # (every compare.sh run below uses them: none needs torch)
