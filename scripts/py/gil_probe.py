@@ -10,7 +10,10 @@ costs that tinyddp's emulated lock is calibrated with (scripts/gil-calibrate wri
      as held. (1)-(3) run on the model's layers at width 4: no kernel time is counted;
   3. the master's Python-side costs per parameter tensor: replicate (copy.deepcopy), copying the
      weights into kept replicas, gather (summing the replicas' gradients), the SGD step, and the
-     start and join of a threading.Thread;
+     start and join of a threading.Thread; then the same four on the model's own sizes, less the
+     skeleton's and less tinyddp's own C time for them (--ddp-train: a ddp_train run), per MB of
+     parameters (PyTorch's kernels there are slower than tinyddp's loops, and that is part of
+     what the master costs);
   4. the notebook's pure-Python count(n) in two threads against one after the other (the
      kernels' loop_contended_factor);
   5. a numpy-kernel MLP (matmul releases the lock, the rest is interpreter) in threads against one
@@ -229,7 +232,11 @@ CAL_KEYS = [
     ("kept_copy_us_per_tensor", "master, copying one tensor into a kept replica"),
     ("gather_us_per_tensor", "master, summing one tensor's gradients over the replicas"),
     ("optim_us_per_tensor", "master, the SGD step's Python side per tensor"),
-    ("thread_start_us", "master, starting and joining one worker thread"),
+    ("replicate_us_per_mb", "master, replicate: PyTorch per MB of parameters beyond tinyddp's C"),
+    ("kept_copy_us_per_mb", "master, kept copy: PyTorch per MB beyond tinyddp's C"),
+    ("gather_us_per_mb", "master, gather: PyTorch per MB beyond tinyddp's C"),
+    ("optim_us_per_mb", "master, SGD step: PyTorch per MB beyond tinyddp's C"),
+    ("thread_start_us", "starting and joining one worker thread (half master, half the thread)"),
     ("contended_factor", "holds while another thread waits last this many times longer"),
     ("loop_contended_factor", "kernels --gil: count(n), the notebook's loop, in two threads against "
                               "one after the other"),
@@ -256,7 +263,41 @@ def loop_contention(n):
     return dict(loop_threads_over_serial=thr / seq)
 
 
-def calibration(lc, hf, mc, lp, dc):
+def tinyddp_master(ddp_train, model, steps=60):
+    """tinyddp's own C time for the master's phases on `model` (ddp_train --mode dp --workers 2
+    --dp-cache, no --gil): replicate per replica, gather and the optimizer per step, microseconds.
+    None without a binary (the per-MB costs then count PyTorch's whole time)."""
+    import json
+    import subprocess
+    import tempfile
+    if not ddp_train:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        js = os.path.join(d, "r.json")
+        subprocess.run([ddp_train, "--mode", "dp", "--workers", "2", "--dp-cache", "--batch", "16",
+                        "--model", model, "--data", "synthetic", "--synthetic-train", "4096",
+                        "--synthetic-test", "256", "--epochs", "1000", "--max-steps", str(steps),
+                        "--quiet", "--json", js], check=True, stdout=subprocess.DEVNULL)
+        with open(js) as f:
+            j = json.load(f)
+    us = 1e6 / steps
+    return dict(replicate_us=j["replicate_seconds"] * us / 2, gather_us=j["gather_seconds"] * us,
+                optim_us=j["optimizer_seconds"] * us)
+
+
+def per_mb(skel, real, tdp):
+    """PyTorch's master costs on the real model beyond the skeleton's (the per-tensor part) and
+    beyond tinyddp's own C loops for the same bytes, per MB of parameters"""
+    mb = real["param_mb"]
+    own = tdp or dict(replicate_us=0.0, gather_us=0.0, optim_us=0.0)
+    out = {}
+    for key, mine in (("replicate_us", "replicate_us"), ("kept_copy_us", "replicate_us"),
+                      ("gather_us", "gather_us"), ("optim_us", "optim_us")):
+        out[key.replace("_us", "_us_per_mb")] = max(0.0, (real[key] - skel[key] - own[mine]) / mb)
+    return out
+
+
+def calibration(lc, hf, mc, lp, dc, pm):
     # all the interpreter's work is held: in a DP step's short-lived threads nothing of it
     # overlaps (dp_contention); the long loops' partial overlap (held_fraction) is printed only
     f = 1.0
@@ -271,6 +312,7 @@ def calibration(lc, hf, mc, lp, dc):
         "kept_copy_us_per_tensor": mc["kept_copy_us"] / t,
         "gather_us_per_tensor": mc["gather_us"] / t,
         "optim_us_per_tensor": mc["optim_us"] / t,
+        **{k + "_us_per_mb": pm[k + "_us_per_mb"] for k in ("replicate", "kept_copy", "gather", "optim")},
         "thread_start_us": mc["thread_start_us"],
         # the DP step's two short-lived threads take this much longer than one after the other
         "contended_factor": max(1.0, dc["dp_contended"]),
@@ -297,6 +339,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="skip the numpy and switch-interval parts")
     ap.add_argument("--loop-n", type=int, default=5_000_000,
                     help="count(N) of the loop-contention part (the notebook: 10^8)")
+    ap.add_argument("--ddp-train", help="tinyddp's ddp_train: the per-MB costs count only what "
+                    "PyTorch spends beyond its C loops (without it: PyTorch's whole time)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     sizes = cfg_sizes(a.model)
@@ -304,22 +348,28 @@ def main():
     lc, fb = layer_costs(skel, a.repeat)
     hf = held_fraction(fb, a.repeat)
     mc = master_costs(skel, 2, a.repeat)
+    real = master_costs(a.model, 2, max(10, a.repeat // 10))
+    tdp = tinyddp_master(a.ddp_train, a.model)
+    pm = per_mb(mc, real, tdp)
     dc = dp_contention(skel, a.repeat // 2)
     os.unlink(skel)
     lp = loop_contention(a.loop_n)
-    res = {**lc, **hf, **mc, **lp, **dc}
+    res = {**lc, **hf, **mc, **lp, **dc, **pm,
+           **{"real_" + k: v for k, v in real.items()},
+           **{"tinyddp_" + k: v for k, v in (tdp or {}).items()}}
     if not a.quick:
         res.update(torch_switch(fb, a.repeat // 2))
         res.update(numpy_threads(sizes, 1, a.repeat))
         res.update(numpy_threads(sizes, 64, a.repeat // 4))
     note = (f"measured by scripts/py/gil_probe.py, torch {torch.__version__}, python "
             f"{sys.version.split()[0]}, model {'-'.join(map(str, sizes))}'s layers at width 4, load "
-            f"{os.getloadavg()[0]:.2f}")
+            f"{os.getloadavg()[0]:.2f}; per MB: the model's own sizes, "
+            f"{'less ddp_train --mode dp --dp-cache' if tdp else 'PyTorch whole (no ddp_train given)'}")
     print(f"# {note}")
     for k, v in res.items():
         print(f"probe {k}={v:.3f}" if isinstance(v, float) else f"probe {k}={v}")
     if a.calibration:
-        cal = calibration(lc, hf, mc, lp, dc)
+        cal = calibration(lc, hf, mc, lp, dc, pm)
         write_calibration(a.calibration, cal, note)
         for k, _ in CAL_KEYS:
             print(f"calibration {k}={cal[k]:.2f}")

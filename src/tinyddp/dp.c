@@ -68,10 +68,12 @@ static void worker_dispatch(void *ctx) {
     interp_dispatch(w->team->gil, w, &w->calls, w->team->t->cfg.model->nlayers);
 }
 
-/* The master's Python-side work of `tensors` parameter tensors at `us` each, under the lock. */
-static void master_hold(gil_t *g, const void *self, double us, int tensors) {
+/* The master's Python-side work under the lock: `tensors` parameter tensors at `us` each, and
+ * `mb` MB of parameters at `us_per_mb` (PyTorch's kernels beyond tinyddp's own). */
+static void master_hold(gil_t *g, const void *self, double us, int tensors, double us_per_mb,
+                        double mb) {
     if (g != NULL && g->cal != NULL)
-        gil_hold(g, self, us * tensors);
+        gil_hold(g, self, us * tensors + us_per_mb * mb);
 }
 
 static void worker_body(dp_worker_t *w) {
@@ -93,9 +95,43 @@ static void worker_body(dp_worker_t *w) {
              &w->loss, &w->correct, &o);
 }
 
+/* A thread made for this step. With a calibrated lock it first runs its bootstrap under the lock
+ * (threading.Thread's, half of thread_start_us) and tells the master it has started. */
 static void *thread_per_step(void *arg) {
-    worker_body(arg);
+    dp_worker_t *w = arg;
+    dp_team_t *tm = w->team;
+    if (tm->gil != NULL && tm->gil->cal != NULL) {
+        gil_acquire(tm->gil, w);
+        gil_hold(tm->gil, w, tm->gil->cal->thread_start_us / 2);
+        pthread_mutex_lock(&tm->mu);
+        tm->started++;
+        pthread_cond_signal(&tm->started_cv);
+        pthread_mutex_unlock(&tm->mu);
+        gil_release(tm->gil, w);
+    }
+    worker_body(w);
     return NULL;
+}
+
+/* Start worker i for this step. With a calibrated lock, as threading.Thread.start() does: the
+ * master holds the lock for its half of thread_start_us, creates the thread, releases the lock
+ * and waits until the thread has run its bootstrap. The next start needs the lock again, which
+ * the workers already running take for their own dispatch: the later workers start late. */
+static int start_worker(dp_team_t *tm, int i) {
+    gil_t *g = tm->gil != NULL && tm->gil->cal != NULL ? tm->gil : NULL;
+    if (g != NULL) {
+        gil_acquire(g, tm);
+        gil_hold(g, tm, g->cal->thread_start_us / 2);
+    }
+    int rc = pthread_create(&tm->w[i].th, NULL, thread_per_step, &tm->w[i]);
+    if (g != NULL) {
+        gil_release(g, tm);
+        pthread_mutex_lock(&tm->mu);
+        while (rc == 0 && tm->started <= i)
+            pthread_cond_wait(&tm->started_cv, &tm->mu);
+        pthread_mutex_unlock(&tm->mu);
+    }
+    return rc;
 }
 
 static void *pool_thread(void *arg) {
@@ -157,6 +193,7 @@ int team_init(dp_team_t *tm, const model_t *m, int n, int batch, int pool, int s
     TDP_PTHREAD(pthread_mutex_init(&tm->mu, NULL), err);
     TDP_PTHREAD(pthread_cond_init(&tm->go, NULL), err);
     TDP_PTHREAD(pthread_cond_init(&tm->done, NULL), err);
+    TDP_PTHREAD(pthread_cond_init(&tm->started_cv, NULL), err);
     return TDP_OK;
 }
 
@@ -188,6 +225,7 @@ void team_free(dp_team_t *tm) {
     tm->grads = NULL;
     pthread_cond_destroy(&tm->go);
     pthread_cond_destroy(&tm->done);
+    pthread_cond_destroy(&tm->started_cv);
     pthread_mutex_destroy(&tm->mu);
 }
 
@@ -206,10 +244,15 @@ int team_run(dp_team_t *tm, trainer_t *t, size_t b, int k, int first, float scal
     if (!tm->pool) {
         /* threads created for this step, as torch's parallel_apply does */
         int started = 0, rc = 0;
+        tm->started = 0;
         for (; started < tm->n; started++) {
-            rc = pthread_create(&tm->w[started].th, NULL, thread_per_step, &tm->w[started]);
+            rc = start_worker(tm, started);
             if (rc != 0)
                 break;
+        }
+        if (tm->gil != NULL && tm->gil->cal != NULL) { /* back in Python to call join() */
+            gil_acquire(tm->gil, tm);
+            gil_release(tm->gil, tm);
         }
         for (int i = 0; i < started; i++)
             pthread_join(tm->w[i].th, NULL);
@@ -282,6 +325,7 @@ static int dp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *
     gil_t *gil = d->use_gil ? &d->gil : NULL;
     const gilcal_t *cal = gil ? gil->cal : NULL;
     const int tensors = 2 * t->cfg.model->nlayers;
+    const double mb = (double)n * sizeof(float) / 1e6;
     *loss_sum = 0.0;
     for (int k = 0; k < accum; k++) {
         if (gil)
@@ -305,13 +349,12 @@ static int dp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *
         if (cal)
             master_hold(gil, d,
                         d->cache ? cal->kept_copy_us_per_tensor : cal->replicate_us_per_tensor,
-                        tensors * P);
+                        tensors * P, d->cache ? cal->kept_copy_us_per_mb : cal->replicate_us_per_mb,
+                        mb * P);
         double t1 = tdp_now();
         /* scatter: worker i's slice of the batch */
         for (int i = 0; i < P; i++)
             trainer_load_shard(t, &tm->w[i].ws, b, k, i);
-        if (cal && !tm->pool)
-            master_hold(gil, d, cal->thread_start_us, P);
         double t2 = tdp_now();
         if (gil)
             gil_release(gil, d);
@@ -331,7 +374,7 @@ static int dp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *
         }
         free_replicas(d); /* destroyed after the pass */
         if (cal)
-            master_hold(gil, d, cal->gather_us_per_tensor, tensors);
+            master_hold(gil, d, cal->gather_us_per_tensor, tensors, cal->gather_us_per_mb, mb);
         double t4 = tdp_now();
         if (gil)
             gil_release(gil, d);
@@ -347,7 +390,7 @@ static int dp_grads(void *self, trainer_t *t, size_t b, double *loss_sum, long *
     if (cal) {
         /* the optimizer's Python side (its kernels run in the shared step loop) */
         gil_acquire(gil, d);
-        master_hold(gil, d, cal->optim_us_per_tensor, tensors);
+        master_hold(gil, d, cal->optim_us_per_tensor, tensors, cal->optim_us_per_mb, mb);
         gil_release(gil, d);
     }
     return TDP_OK;
@@ -372,7 +415,8 @@ static int serial_gil_grads(void *self, trainer_t *t, size_t b, double *loss_sum
     }
     if (d->use_gil && d->gil.cal) {
         gil_acquire(&d->gil, d);
-        master_hold(&d->gil, d, d->gil.cal->optim_us_per_tensor, 2 * nlayers);
+        master_hold(&d->gil, d, d->gil.cal->optim_us_per_tensor, 2 * nlayers,
+                    d->gil.cal->optim_us_per_mb, (double)d->n * sizeof(float) / 1e6);
         gil_release(&d->gil, d);
     }
     return TDP_OK;

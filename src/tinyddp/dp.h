@@ -54,6 +54,9 @@ struct dp_team {
     pthread_cond_t go, done;
     unsigned long generation;
     int remaining, stop, threads_up;
+    /* threads per step under a calibrated lock: how many have run their bootstrap */
+    pthread_cond_t started_cv;
+    int started;
 };
 
 /* Bytes of net_ws_alloc(m, batch): one worker's activations and workspace. */

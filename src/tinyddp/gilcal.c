@@ -11,8 +11,9 @@
 static const char *const keys[GILCAL_NKEYS] = {
     "forward_held_us",      "backward_held_us",        "loss_held_us",
     "free_per_layer_us",    "replicate_us_per_tensor", "kept_copy_us_per_tensor",
-    "gather_us_per_tensor", "optim_us_per_tensor",     "thread_start_us",
-    "contended_factor",     "loop_contended_factor"};
+    "gather_us_per_tensor", "optim_us_per_tensor",     "replicate_us_per_mb",
+    "kept_copy_us_per_mb",  "gather_us_per_mb",        "optim_us_per_mb",
+    "thread_start_us",      "contended_factor",        "loop_contended_factor"};
 
 /* The keys that are factors (>= 1) rather than microseconds. */
 static int is_factor(int i) {
@@ -27,8 +28,9 @@ double *gilcal_slot(gilcal_t *c, int i) {
     double *slots[GILCAL_NKEYS] = {
         &c->forward_held_us,      &c->backward_held_us,        &c->loss_held_us,
         &c->free_per_layer_us,    &c->replicate_us_per_tensor, &c->kept_copy_us_per_tensor,
-        &c->gather_us_per_tensor, &c->optim_us_per_tensor,     &c->thread_start_us,
-        &c->contended_factor,     &c->loop_contended_factor};
+        &c->gather_us_per_tensor, &c->optim_us_per_tensor,     &c->replicate_us_per_mb,
+        &c->kept_copy_us_per_mb,  &c->gather_us_per_mb,        &c->optim_us_per_mb,
+        &c->thread_start_us,      &c->contended_factor,        &c->loop_contended_factor};
     return slots[i];
 }
 

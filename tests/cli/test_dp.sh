@@ -64,6 +64,21 @@ timeout 60 "$BIN/ddp_train" --mode dp --workers 2 --gil --gil-calibration "$T/ba
 [[ $? == 2 ]] && grep -q -- "bad.cal:2: backward_held_us" "$T/err" && ok || bad "bad calibration: $(cat "$T/err")"
 timeout 60 "$BIN/ddp_train" --mode dp --gil-calibration "$T/bad.cal" "${DATA[@]}" 2>"$T/err"
 [[ $? == 2 ]] && grep -q -- "--gil-calibration applies to --gil only" "$T/err" && ok || bad "calibration without --gil"
+# Threads start one at a time, as threading.Thread.start() does: the master holds the lock for half
+# of thread_start_us, the new thread for the other half (its bootstrap) before it runs; so worker 1
+# begins its forward at least a whole thread_start_us (20 ms here) after worker 0. The per-MB
+# holds count: gather 20000 us/MB x 0.94 MB of fashion-mlp per step, beside 2 x 20 ms of starts.
+sed 's/^thread_start_us *=.*/thread_start_us = 20000/; s/^gather_us_per_mb *=.*/gather_us_per_mb = 20000/' \
+    "$SRC/models/gil-default.cal" >"$T/slow.cal"
+timeout 120 "$BIN/ddp_train" --mode dp --workers 2 --gil --gil-calibration "$T/slow.cal" \
+    "${DATA[@]:0:8}" --epochs 1 --max-steps 2 --quiet --batch $B --trace "$T/slow.trace" --json "$T/slow.json" >/dev/null 2>"$T/err" ||
+    bad "slow calibration run: $(cat "$T/err")"
+awk -F'"ts": ' '/"name": "forward"/ { split($1, a, "\"tid\": "); tid = a[2] + 0; ts = $2 + 0
+        if (!(tid in first)) first[tid] = ts }
+    END { gap = first[3] - first[2]; print "worker 1 starts " gap " us after worker 0"; exit !(gap >= 15000) }' \
+    "$T/slow.trace" && ok || bad "threads not started one at a time: $(head -c 600 "$T/slow.trace")"
+awk -v h="$(json_field "$T/slow.json" gil_held_seconds)" 'BEGIN { exit !(h >= 2 * (0.040 + 0.0188)) }' && ok ||
+    bad "per-MB and thread-start holds: gil_held_seconds $(json_field "$T/slow.json" gil_held_seconds)"
 
 if [[ ${TDP_NO_MPI:-0} != 1 ]]; then
     # DP and DDP with the same P and --deterministic: bitwise identical

@@ -211,6 +211,8 @@ static const char *GOOD = "# a comment\n\nforward_held_us = 60\nbackward_held_us
                           "loss_held_us = 10\nfree_per_layer_us = 0\n"
                           "replicate_us_per_tensor = 100\nkept_copy_us_per_tensor = 25.5\n"
                           "gather_us_per_tensor = 45\noptim_us_per_tensor = 80\n"
+                          "replicate_us_per_mb = 500\nkept_copy_us_per_mb = 60\n"
+                          "gather_us_per_mb = 450.5\noptim_us_per_mb = 0\n"
                           "thread_start_us = 1e2\ncontended_factor = 1.4\n"
                           "loop_contended_factor = 3.5\n";
 
@@ -246,6 +248,8 @@ static void test_calibration_file(void) {
           c.kept_copy_us_per_tensor == 25.5);
     CHECK(c.thread_start_us == 100 && c.contended_factor == 1.4 && c.free_per_layer_us == 0);
     CHECK(c.loop_contended_factor == 3.5);
+    CHECK(c.replicate_us_per_mb == 500 && c.kept_copy_us_per_mb == 60 &&
+          c.gather_us_per_mb == 450.5 && c.optim_us_per_mb == 0);
     char buf[1024];
     gilcal_format(&c, buf, sizeof buf);
     CHECK_MSG(strstr(buf, "forward_held_us=60 ") == buf && strstr(buf, "contended_factor=1.4"),
@@ -259,7 +263,9 @@ static void test_calibration_file(void) {
     refused("contended_factor = 1.4", "contended_factor = 0.5", "out of range");
     refused("contended_factor = 1.4\n", "", "contended_factor missing");
     refused("loop_contended_factor = 3.5", "loop_contended_factor = 0.9",
-            ":13: loop_contended_factor");
+            ":17: loop_contended_factor");
+    refused("gather_us_per_mb = 450.5\n", "", "gather_us_per_mb missing");
+    refused("optim_us_per_mb = 0", "optim_us_per_mb = -5", ":14: optim_us_per_mb");
     refused("loop_contended_factor = 3.5\n", "", "loop_contended_factor missing");
     refused("forward_held_us = 60", "forward_held_us = ", ":3: forward_held_us");
     CHECK(gilcal_load("/nonexistent/x.cal", &c, &err) != TDP_OK);
