@@ -17,7 +17,10 @@ costs that tinyddp's emulated lock is calibrated with (scripts/gil-calibrate wri
   4. the notebook's pure-Python count(n) in two threads against one after the other (the
      kernels' loop_contended_factor);
   5. a numpy-kernel MLP (matmul releases the lock, the rest is interpreter) in threads against one
-     after the other, and with sys.setswitchinterval 0.1 ms and 50 ms.
+     after the other, and with sys.setswitchinterval 0.1 ms and 50 ms;
+  6. a DP step at batch 64 on the real model, timed from inside the threads: how late worker 1
+     begins (quantiles), the threads against the sequential steps, a fresh thread's step against
+     the main thread's.
 
 Output: `probe KEY=VALUE` lines (microseconds); with --calibration FILE, the calibration file.
 
@@ -212,6 +215,49 @@ def numpy_threads(sizes, batch, n):
     return out
 
 
+def dp_timeline(model, batch, n):
+    """A DP step's two fresh threads at the real batch, timed from inside: when each worker
+    begins its forward (from the step's start), against the same two steps one after the other on
+    the main thread, and one step in a fresh thread against the main thread. Quantiles over n
+    steps (the late start of worker 1 varies with where the scheduler puts the threads)."""
+    fb = [fb_step(model, batch), fb_step(model, batch)]
+    began = [0.0, 0.0]
+
+    def work(i):
+        began[i] = time.perf_counter()
+        fb[i]()
+    late, thr, seq, main1, fresh1 = [], [], [], [], []
+    for _ in range(5):
+        fb[0](), fb[1]()
+    for _ in range(n):
+        t0 = time.perf_counter()
+        th = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+        for h in th:
+            h.start()
+        for h in th:
+            h.join()
+        t1 = time.perf_counter()
+        late.append((began[1] - t0) * 1e6)
+        thr.append((t1 - t0) * 1e6)
+        t0 = time.perf_counter()
+        fb[0]()
+        t1 = time.perf_counter()
+        fb[1]()
+        seq.append((time.perf_counter() - t0) * 1e6)
+        main1.append((t1 - t0) * 1e6)
+        h = threading.Thread(target=work, args=(0,))
+        h.start()
+        h.join()
+        fresh1.append((time.perf_counter() - began[0]) * 1e6)
+
+    def q(v, p):
+        return sorted(v)[min(len(v) - 1, int(len(v) * p))]
+    out = {f"dp_b{batch}_worker1_start_us_p{int(p * 100)}": q(late, p) for p in (0.1, 0.5, 0.9)}
+    out.update({f"dp_b{batch}_threads_us_p50": q(thr, 0.5), f"dp_b{batch}_sequential_us_p50": q(seq, 0.5),
+                f"dp_b{batch}_fresh_thread_step_over_main": q(fresh1, 0.5) / q(main1, 0.5)})
+    return out
+
+
 def torch_switch(fb, n):
     seq = (per_call(fb[0], n) + per_call(fb[1], n)) * n / 1e6
     out = {}
@@ -361,6 +407,7 @@ def main():
         res.update(torch_switch(fb, a.repeat // 2))
         res.update(numpy_threads(sizes, 1, a.repeat))
         res.update(numpy_threads(sizes, 64, a.repeat // 4))
+        res.update(dp_timeline(a.model, 64, a.repeat // 2))
     note = (f"measured by scripts/py/gil_probe.py, torch {torch.__version__}, python "
             f"{sys.version.split()[0]}, model {'-'.join(map(str, sizes))}'s layers at width 4, load "
             f"{os.getloadavg()[0]:.2f}; per MB: the model's own sizes, "
