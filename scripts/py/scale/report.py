@@ -87,7 +87,8 @@ def header(inp):
     sh = (inp.get("shm_iallreduce") or {}).get("rows")
     if sh:
         lines.append("# shm MPI_Iallreduce as DDP calls it (2 ranks): " + ", ".join(
-            f"{r[0]} B in {r[1] // 1024 or 'one'}{' KB' if r[1] else ''} buckets {r[2] * 1e6:.1f} us" for r in sh))
+            f"{r[0]} B {f'in {r[1] // 1024} KB buckets' if r[1] else 'in one call'} {r[2] * 1e6:.1f} us"
+            for r in sh))
     for k, lk in inp["links"].items():
         extra = ""
         if "duplex_Bps" in lk:
