@@ -50,22 +50,23 @@ has "$T/help" "[allreduce]" "--help: --call's default"
 has "$T/help" "(0: one call) [0]" "--help: --bucket-kb's default"
 
 # ---------------------------------------------------------------- 3. bad values
-bad_opt() { # WHAT NEEDLE ARGS...
-    local what=$1 needle=$2
-    shift 2
-    timeout -k 5 30 "$AB" "$@" >"$T/bo" 2>"$T/be"
-    local st=$?
-    check "$what: exit 2 (got $st)" test $st = 2
-    check "$what: one line on stderr" test "$(wc -l <"$T/be")" = 1
-    has "$T/be" "$needle" "$what"
-    check "$what: nothing on stdout" test ! -s "$T/bo"
-}
-bad_opt "--call foo" "--call: 'foo' is not allreduce or iallreduce" --call foo
-bad_opt "--call without a value" "--call needs a value" --call
-bad_opt "--bucket-kb -1" "--bucket-kb: -1 is out of range" --bucket-kb -1
-bad_opt "--bucket-kb x" "--bucket-kb: 'x' is not an integer" --bucket-kb x
-bad_opt "--bucket-kb too big" "--bucket-kb: 2000000 is out of range" --bucket-kb 2000000
-bad_opt "--bucket-kb twice" "--bucket-kb" --bucket-kb 4 --bucket-kb 8
+# each line: the expected message, then the arguments (a refusal before MPI does any work)
+while IFS='|' read -r needle args; do
+    read -ra argv <<<"$args"
+    timeout -k 5 30 "$AB" "${argv[@]}" >"$T/bo" 2>"$T/be"
+    st=$?
+    check "$args: exit 2 (got $st)" test $st = 2
+    check "$args: one line on stderr" test "$(wc -l <"$T/be")" = 1
+    has "$T/be" "allreduce_bench: $needle" "$args"
+    check "$args: nothing on stdout" test ! -s "$T/bo"
+done <<'EOF'
+--call: 'foo' is not allreduce or iallreduce|--call foo
+--call needs a value|--call
+--bucket-kb: -1 is out of range|--bucket-kb -1
+--bucket-kb: 'x' is not an integer|--bucket-kb x
+--bucket-kb: 2000000 is out of range|--bucket-kb 2000000
+--bucket-kb given twice|--bucket-kb 4 --bucket-kb 8
+EOF
 check "nothing left in the working directory" test -z "$(ls -A "$T/wd")"
 
 finish
