@@ -115,6 +115,16 @@ has "$T/ia4" "comm from the alpha-beta fit" "no matching row: says so"
 ia --predict 2:1 --algorithm binomial >"$T/ia5" 2>&1
 has "$T/ia5" "comm 208.000 us" "--algorithm binomial: the formula"
 
+# --measure's plan (no run): 9 np=2 runs over 3 rounds, 3 a round between the others, the
+# DDP-shaped bench last; 5 over 2 rounds: 3 then 2; the bench shapes of a 940,592-byte gradient
+python3 -c "import sys; sys.path.insert(0, '$SRC/scripts/py'); from scale import measure as m
+print([m.round_plan(['np1', 'np2', 'np4', 'bf16'], 'np2', r, 3, 9, 'B') for r in range(3)][0])
+print([m.round_plan(['np1', 'np2', 'np4', 'bf16'], 'np2', r, 2, 5, 'B').count('np2') for r in range(2)])
+print(m.ddp_shapes(940592, 256))" >"$T/plan" 2>&1
+has "$T/plan" "['np2', 'np1', 'np2', 'np4', 'np2', 'bf16', 'B']" "np=2 spread over a round"
+has "$T/plan" "[3, 2]" "np=2 repeats over uneven rounds"
+has "$T/plan" "[(919, 256), (460, 128), (919, 0)]" "the bench shapes: fp32, bf16, one call"
+
 # ---------------------------------------------------------------- 5. bad options
 bad_opt() { # WHAT NEEDLE ARGS...
     local what=$1 needle=$2
@@ -138,6 +148,9 @@ bad_opt "--save without --measure" "--save: only with --measure" --inputs "$IN" 
 bad_opt "missing inputs" "--inputs: cannot read '$T/none.json'" --inputs "$T/none.json"
 echo '{"links": {}}' >"$T/partial.json"
 bad_opt "inputs without compute" "no 'compute'" --inputs "$T/partial.json"
+python3 -c "import json; d = json.load(open('$IN')); d['shm_iallreduce'] = {'rows': [[1000, 0]]}
+json.dump(d, open('$T/badrow.json', 'w'))"
+bad_opt "a malformed shm_iallreduce row" "shm_iallreduce: a row is not [bytes, bucket bytes, seconds]" --inputs "$T/badrow.json"
 check "no file left by --save" test ! -e "$T/x.json"
 
 finish

@@ -179,7 +179,7 @@ def measure(a, log):
     out = {"version": 1, "model": os.path.basename(a.model_path).removesuffix(".cfg"),
            "batch": a.batch, "bucket_kb": 256, "cores": os.cpu_count(),
            "load_before": loadavg(), "commit": commit(a.root), "machine": machine(),
-           "command": "scripts/scale-model --measure " + " ".join(a.argv), "links": {}, "measured": []}
+           "command": "scripts/scale-model " + " ".join(a.argv), "links": {}, "measured": []}
     help_txt = sh([os.path.join(a.bin, "ddp_train"), "--help"], env=r.env)
     has_bf16 = "--grad-compress" in help_txt
     # compute: serial at the per-rank batch, median of the repeats
