@@ -91,6 +91,7 @@ has "$T/out" "Note: one host: comm = s x 2L(k alpha + n/B) from the blocking ben
 # 1e6 bytes; 5e5 B in 128 KB buckets (bf16's 4) 250 us; 1e6 B in one call (--no-overlap) 300 us
 python3 -c "import json; d = json.load(open('$IN'))
 d['shm_iallreduce'] = {'ranks': 2, 'rows': [[1048576, 262144, 4.194304e-4], [500000, 131072, 2.5e-4], [1000000, 0, 3e-4]]}
+d['measured'][1]['terms'] = {'step_s': 0.0015, 'compute_s': 0.0012, 'comm_s': 0.0002, 'wait_s': 0.00005}
 json.dump(d, open('$T/ia.json', 'w'))"
 ia() { timeout -k 5 30 "$SM" --inputs "$T/ia.json" "$@"; }
 ia >"$T/ia" 2>&1
@@ -101,6 +102,10 @@ has "$T/ia" "| np=4, 1 host | binomial (libnbc) | 2200 us | 1600 us | 67,368 | 9
 has "$T/ia" "| np=2, 2 hosts, 10gbit | binomial (libnbc) | 1100 us | 812 us |" "2 hosts keep the fit"
 has "$T/ia" "Note: one host: comm = s x L x the measured time of allreduce_bench --call iallreduce" "the note names the bench"
 has "$T/ia" "# shm MPI_Iallreduce as DDP calls it (2 ranks): 1048576 B in 256 KB buckets 419.4 us" "header row"
+# where the np=2 run's step went (its terms) beside the model's; the rest: 1500 - 1200 - 200 us
+has "$T/ia" "| np=2, 1 host | 1500 us | 1500 us | 1100 us | 1200 us | 400 us | 200 us | 50 us | 100 us |" "measured terms"
+check "the terms table has only the runs with terms" test "$(grep -c '^| np=' "$T/ia")" = 6
+check "no terms table without terms" bash -c "! grep -q 'Where the measured steps went' '$T/out'"
 # split as the formula's 8 us latency : 200 us bandwidth; efficiency 85,333 / (2 x 64 / 1100 us)
 ia --predict 2:1 >"$T/ia1" 2>&1
 has "$T/ia1" "comm 400.000 us (latency 15.385 us, bandwidth 384.615 us exposed), exposed 400.000 us, step 1500.000 us, 85333.3 samples/s, efficiency 0.7333, limited by compute, comm from the DDP-shaped bench" "np=2 terms"

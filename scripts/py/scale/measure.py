@@ -169,6 +169,22 @@ def trace_backward_share(path):
     return bwd / (fwd + bwd) if fwd + bwd > 0 else 0.5
 
 
+def step_terms(j):
+    """where a DDP run's step went, per step, means over the ranks (ranktime.h): compute (data,
+    forward, backward; the optimizer added), exposed comm (of it, the wait for the slowest rank),
+    the step (train_seconds) and the rest (the step less both); None without the per-rank arrays"""
+    rc, rm, rw = (j.get(k) or [] for k in ("rank_compute_seconds", "rank_comm_seconds", "rank_wait_seconds"))
+    steps = j.get("steps") or 0
+    if not rc or not rm or not steps or len(rc) != len(rm):
+        return None
+    mean = statistics.fmean
+    t = {"step_s": j["train_seconds"] / steps,
+         "compute_s": (mean(rc) + j.get("optimizer_seconds", 0.0)) / steps,
+         "comm_s": mean(rm) / steps, "wait_s": (mean(rw) if rw else 0.0) / steps}
+    t["rest_s"] = t["step_s"] - t["compute_s"] - t["comm_s"]
+    return t
+
+
 def sps(j):
     return j["train_samples_per_s"]
 
@@ -235,9 +251,13 @@ def measure(a, log):
     if a.cluster:
         cluster(a, r, out, runs, has_bf16, log)
     for (p, h, lk, bf), js in runs.items():
-        out["measured"].append({"ranks": p, "hosts": h, "link": lk, "compress": bf, "zero": False,
-                                "samples_per_s": statistics.median(sps(j) for j in js),
-                                "runs": [round(sps(j), 1) for j in js]})
+        m = {"ranks": p, "hosts": h, "link": lk, "compress": bf, "zero": False,
+             "samples_per_s": statistics.median(sps(j) for j in js),
+             "runs": [round(sps(j), 1) for j in js]}
+        t = [step_terms(j) for j in js]
+        if p > 1 and all(t):
+            m["terms"] = {k: statistics.median(x[k] for x in t) for k in t[0]}
+        out["measured"].append(m)
     out["load_after"] = loadavg()
     out["seconds"] = round(time.time() - t0, 1)
     return out

@@ -39,6 +39,27 @@ def checked_table(inp, a):
     return "\n".join(out)
 
 
+def terms_table(inp, a):
+    """where the measured steps went (the runs' per-rank compute and exposed comm, ranktime.h)
+    beside the model's terms; None if no measurement has them"""
+    rows = [(n, p, m["terms"]) for (n, p, _meas, _e, _note), m in zip(checked_rows(inp, a), inp.get("measured", []))
+            if m.get("terms")]
+    if not rows:
+        return None
+    out = ["| configuration | step predicted | step measured | compute predicted | compute measured "
+           "| exposed comm predicted | exposed comm measured | of it, wait for the slower rank | rest |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    us = lambda x: f"{x * 1e6:.0f} us"  # noqa: E731
+    for n, p, t in rows:
+        rest = t.get("rest_s", t["step_s"] - t["compute_s"] - t["comm_s"])
+        out.append(f"| {n} | {us(p['step_s'])} | {us(t['step_s'])} | {us(p['compute_s'])} | {us(t['compute_s'])} "
+                   f"| {us(p['exposed_s'])} | {us(t['comm_s'])} | {us(t['wait_s'])} | {us(rest)} |")
+    out.append("")
+    out.append("Measured: per step, the mean over ranks of each run's rank_compute_seconds (+ optimizer_seconds) "
+               "and rank_comm_seconds (its rank_wait_seconds), median over the runs; rest: the step less both (each run's, median).")
+    return "\n".join(out)
+
+
 def extension_table(inp, a):
     out = ["| ranks | link | variant | algorithm | compute | comm | exposed | predicted samples/s | efficiency | limited by |",
            "|---:|---|---|---|---:|---:|---:|---:|---:|---|"]
