@@ -12,6 +12,7 @@ spread over the rounds.
 import math
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -190,7 +191,15 @@ def sps(j):
 
 
 def measure(a, log):
+    """the inputs and the checks, measured; the runs' temporary files removed"""
     r = Runner(a, log)
+    try:
+        return measure_all(a, log, r)
+    finally:
+        shutil.rmtree(r.tmp, ignore_errors=True)
+
+
+def measure_all(a, log, r):
     t0 = time.time()
     out = {"version": 1, "model": os.path.basename(a.model_path).removesuffix(".cfg"),
            "batch": a.batch, "bucket_kb": 256, "cores": os.cpu_count(),
