@@ -4,7 +4,8 @@
 #     10, 25 and 100 Gbit/s links, each saying what limits it);
 #  2. the arithmetic of known cases is exact (round-number inputs, worked by hand below);
 #  3. Open MPI's choice of algorithm by size and ranks;
-#  4. bad options exit 2 with one line naming the option, and print nothing on stdout.
+#  4. one host from the DDP-shaped bench (shm_iallreduce rows), and the fallback without them;
+#  5. bad options exit 2 with one line naming the option, and print nothing on stdout.
 # Prints "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -83,7 +84,53 @@ has "$T/p5" "algorithm=rabenseifner" "P=2, 1 MB: rabenseifner"
 run --predict 64:64:10gbit --algorithm tuned --bucket-kb 4 >"$T/p6" 2>&1
 has "$T/p6" "algorithm=recursive-doubling" "P=64, 4 KB buckets: the last bucket by recursive doubling"
 
-# ---------------------------------------------------------------- 4. bad options
+# ---------------------------------------------------------------- 4. one host from the DDP-shaped bench
+has "$T/out" "Note: one host: comm = s x 2L(k alpha + n/B) from the blocking bench's fit (these inputs have no shm_iallreduce rows: an older file)." "old inputs fall back and say so"
+# rows [bytes, bucket bytes, seconds] of allreduce_bench --call iallreduce at 2 ranks:
+# 1 MiB in 256 KB buckets (4 buckets, like the 1e6-byte gradient) in 419.4304 us: 400 us for
+# 1e6 bytes; 5e5 B in 128 KB buckets (bf16's 4) 250 us; 1e6 B in one call (--no-overlap) 300 us
+python3 -c "import json; d = json.load(open('$IN'))
+d['shm_iallreduce'] = {'ranks': 2, 'rows': [[1048576, 262144, 4.194304e-4], [500000, 131072, 2.5e-4], [1000000, 0, 3e-4]]}
+d['measured'][1]['terms'] = {'step_s': 0.0015, 'compute_s': 0.0012, 'comm_s': 0.0002, 'wait_s': 0.00005}
+json.dump(d, open('$T/ia.json', 'w'))"
+ia() { timeout -k 5 30 "$SM" --inputs "$T/ia.json" "$@"; }
+ia >"$T/ia" 2>&1
+# np=2: comm = s L t = 400 us, nothing hidden; 128 / 1500 us = 85,333 (-14.7% against 100,000);
+# np=4 on 2 cores: s = 2, L = 2: 4 x 400 = 1600 us; 256 / 3800 us = 67,368 (-25.1%)
+has "$T/ia" "| np=2, 1 host | binomial (libnbc) | 1100 us | 400 us | 85,333 | 100,000 | -14.7% | compute |" "np=2 from the bench"
+has "$T/ia" "| np=4, 1 host | binomial (libnbc) | 2200 us | 1600 us | 67,368 | 90,000 | -25.1% |" "np=4 from the bench, x s x L"
+has "$T/ia" "| np=2, 2 hosts, 10gbit | binomial (libnbc) | 1100 us | 812 us |" "2 hosts keep the fit"
+has "$T/ia" "Note: one host: comm = s x L x the measured time of allreduce_bench --call iallreduce" "the note names the bench"
+has "$T/ia" "# shm MPI_Iallreduce as DDP calls it (2 ranks): 1048576 B in 256 KB buckets 419.4 us" "header row"
+# where the np=2 run's step went (its terms) beside the model's; the rest: 1500 - 1200 - 200 us
+has "$T/ia" "| np=2, 1 host | 1500 us | 1500 us | 1100 us | 1200 us | 400 us | 200 us | 50 us | 100 us |" "measured terms"
+check "the terms table has only the runs with terms" test "$(grep -c '^| np=' "$T/ia")" = 6
+check "no terms table without terms" bash -c "! grep -q 'Where the measured steps went' '$T/out'"
+# split as the formula's 8 us latency : 200 us bandwidth; efficiency 85,333 / (2 x 64 / 1100 us)
+ia --predict 2:1 >"$T/ia1" 2>&1
+has "$T/ia1" "comm 400.000 us (latency 15.385 us, bandwidth 384.615 us exposed), exposed 400.000 us, step 1500.000 us, 85333.3 samples/s, efficiency 0.7333, limited by compute, comm from the DDP-shaped bench" "np=2 terms"
+ia --predict 2:1 --variants bf16 >"$T/ia2" 2>&1
+has "$T/ia2" "comm 250.000 us" "bf16: the 128 KB row"
+ia --predict 2:1 --no-overlap >"$T/ia3" 2>&1
+has "$T/ia3" "comm 300.000 us" "--no-overlap: the one-call row"
+# no row with 64 KB buckets, or another algorithm: the formula (16 buckets: 32 us + 200 us)
+ia --predict 2:1 --bucket-kb 64 >"$T/ia4" 2>&1
+has "$T/ia4" "comm 232.000 us (latency 32.000 us, bandwidth 200.000 us exposed)" "no matching row: the fit"
+has "$T/ia4" "comm from the alpha-beta fit" "no matching row: says so"
+ia --predict 2:1 --algorithm binomial >"$T/ia5" 2>&1
+has "$T/ia5" "comm 208.000 us" "--algorithm binomial: the formula"
+
+# --measure's plan (no run): 9 np=2 runs over 3 rounds, 3 a round between the others, the
+# DDP-shaped bench last; 5 over 2 rounds: 3 then 2; the bench shapes of a 940,592-byte gradient
+python3 -c "import sys; sys.path.insert(0, '$SRC/scripts/py'); from scale import measure as m
+print([m.round_plan(['np1', 'np2', 'np4', 'bf16'], 'np2', r, 3, 9, 'B') for r in range(3)][0])
+print([m.round_plan(['np1', 'np2', 'np4', 'bf16'], 'np2', r, 2, 5, 'B').count('np2') for r in range(2)])
+print(m.ddp_shapes(940592, 256))" >"$T/plan" 2>&1
+has "$T/plan" "['np2', 'np1', 'np2', 'np4', 'np2', 'bf16', 'B']" "np=2 spread over a round"
+has "$T/plan" "[3, 2]" "np=2 repeats over uneven rounds"
+has "$T/plan" "[(919, 256), (460, 128), (919, 0)]" "the bench shapes: fp32, bf16, one call"
+
+# ---------------------------------------------------------------- 5. bad options
 bad_opt() { # WHAT NEEDLE ARGS...
     local what=$1 needle=$2
     shift 2
@@ -106,6 +153,9 @@ bad_opt "--save without --measure" "--save: only with --measure" --inputs "$IN" 
 bad_opt "missing inputs" "--inputs: cannot read '$T/none.json'" --inputs "$T/none.json"
 echo '{"links": {}}' >"$T/partial.json"
 bad_opt "inputs without compute" "no 'compute'" --inputs "$T/partial.json"
+python3 -c "import json; d = json.load(open('$IN')); d['shm_iallreduce'] = {'rows': [[1000, 0]]}
+json.dump(d, open('$T/badrow.json', 'w'))"
+bad_opt "a malformed shm_iallreduce row" "shm_iallreduce: a row is not [bytes, bucket bytes, seconds]" --inputs "$T/badrow.json"
 check "no file left by --save" test ! -e "$T/x.json"
 
 finish

@@ -3,10 +3,16 @@
 A serial run gives the compute per step (forward + backward, and the optimizer), a short traced
 serial run the backward share; allreduce_bench with 2 ranks gives each link's latency and bandwidth
 (one host: shared memory; across simulated hosts: cluster-sim's shaped links, root only); DDP runs
-give the measurements the predictions are checked against.
+give the measurements the predictions are checked against. On one host allreduce_bench also times
+the call as DDP makes it (--call iallreduce --bucket-kb B: the gradient's bytes in the run's
+buckets, fp32 and bf16-sized, and in one call), once per round between the runs (shm_iallreduce:
+the median of the rounds); the np=2 fp32 run, the check that decides, runs --np2-repeats times,
+spread over the rounds.
 """
+import math
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -61,6 +67,18 @@ class Runner:
         m += ["--oversubscribe", "--bind-to", "none"] if np_ > cores else ["--bind-to", "core"]
         return m
 
+    def ddp_bench(self, kb, bucket_kb):
+        """seconds of one message of kb KB as DDP sends it: MPI_Iallreduce per bucket_kb bucket
+        (0: one call), all started, then MPI_Waitall; 2 ranks on this host"""
+        cmd = self.mpirun(2) + [os.path.join(self.bin, "allreduce_bench"), "--call", "iallreduce",
+                                "--bucket-kb", str(bucket_kb), "--sizes-kb", str(kb), "--iters",
+                                str(DDP_BENCH_ITERS), "--warmup", "20"]
+        for line in sh(self.nice + cmd, env=self.env).splitlines():
+            f = line.split()
+            if len(f) == 6 and f[0].isdigit() and f[5] == "ok":
+                return float(f[2]) * 1e-6
+        raise RuntimeError(f"allreduce_bench --call iallreduce: no valid row: {' '.join(cmd)}")
+
     def bench(self, hosts=None):
         cmd = self.mpirun(2, hosts) + [os.path.join(self.bin, "allreduce_bench"), "--sizes-kb",
                                        "4,64,256,1024,4096", "--iters", str(self.a.bench_iters),
@@ -71,6 +89,36 @@ class Runner:
             if len(f) == 6 and f[0].isdigit():
                 rows.append([int(f[0]), float(f[2]) * 1e-6])
         return fit_link(rows)
+
+
+DDP_BENCH_ITERS = 200  # allreduce_bench --call iallreduce: ~0.1 s a shape on this machine
+
+
+def ddp_shapes(grad_bytes, bucket_kb):
+    """(KB, bucket KB) of the bench shapes that stand for the run's allreduce: the fp32 gradient
+    in the run's buckets, the bf16 gradient (half the bytes, buckets of the same floats: half the
+    KB), and the fp32 gradient in one call (--no-overlap). The KB are rounded up (the model scales
+    a row's time to the exact bytes)."""
+    kb = math.ceil(grad_bytes / 1024)
+    shapes = [(kb, bucket_kb), (math.ceil(grad_bytes / 2 / 1024), bucket_kb // 2), (kb, 0)]
+    return list(dict.fromkeys(shapes))
+
+
+def spread(item, others, m):
+    """others with m copies of item spread evenly among them (the first at the start)"""
+    out, n = [], len(others)
+    for i, o in enumerate(others):
+        out += [item] * (sum(1 for j in range(m) if (j * n) // m == i))
+        out.append(o)
+    return out
+
+
+def round_plan(cfgs, np2, r, repeats, np2_repeats, bench):
+    """round r's runs: every configuration once, np=2's fp32 run its share of np2_repeats
+    (np2_repeats spread over the rounds), and the DDP-shaped bench ('bench') last"""
+    m = np2_repeats // repeats + (1 if r < np2_repeats % repeats else 0)
+    others = [c for c in cfgs if c != np2]
+    return spread(np2, others, m) + [bench]
 
 
 def fit_link(rows, nominal_Bps=None):
@@ -122,17 +170,41 @@ def trace_backward_share(path):
     return bwd / (fwd + bwd) if fwd + bwd > 0 else 0.5
 
 
+def step_terms(j):
+    """where a DDP run's step went, per step, means over the ranks (ranktime.h): compute (data,
+    forward, backward; the optimizer added), exposed comm (of it, the wait for the slowest rank),
+    the step (train_seconds) and the rest (the step less both); None without the per-rank arrays"""
+    rc, rm, rw = (j.get(k) or [] for k in ("rank_compute_seconds", "rank_comm_seconds", "rank_wait_seconds"))
+    steps = j.get("steps") or 0
+    if not rc or not rm or not steps or len(rc) != len(rm):
+        return None
+    mean = statistics.fmean
+    t = {"step_s": j["train_seconds"] / steps,
+         "compute_s": (mean(rc) + j.get("optimizer_seconds", 0.0)) / steps,
+         "comm_s": mean(rm) / steps, "wait_s": (mean(rw) if rw else 0.0) / steps}
+    t["rest_s"] = t["step_s"] - t["compute_s"] - t["comm_s"]
+    return t
+
+
 def sps(j):
     return j["train_samples_per_s"]
 
 
 def measure(a, log):
+    """the inputs and the checks, measured; the runs' temporary files removed"""
     r = Runner(a, log)
+    try:
+        return measure_all(a, log, r)
+    finally:
+        shutil.rmtree(r.tmp, ignore_errors=True)
+
+
+def measure_all(a, log, r):
     t0 = time.time()
     out = {"version": 1, "model": os.path.basename(a.model_path).removesuffix(".cfg"),
            "batch": a.batch, "bucket_kb": 256, "cores": os.cpu_count(),
            "load_before": loadavg(), "commit": commit(a.root), "machine": machine(),
-           "command": "scripts/scale-model --measure " + " ".join(a.argv), "links": {}, "measured": []}
+           "command": "scripts/scale-model " + " ".join(a.argv), "links": {}, "measured": []}
     help_txt = sh([os.path.join(a.bin, "ddp_train"), "--help"], env=r.env)
     has_bf16 = "--grad-compress" in help_txt
     # compute: serial at the per-rank batch, median of the repeats
@@ -150,27 +222,51 @@ def measure(a, log):
     }
     out["links"]["shm"] = r.bench()
     log(f"shm link: {fmt_link(out['links']['shm'])}")
-    # DDP on one host, repeats outermost
+    # DDP on one host, rounds outermost; the DDP-shaped bench once a round, after the runs
+    bucket_kb = default_bucket_kb(help_txt)
+    out["bucket_kb"] = bucket_kb
     cfgs = [(p, 1, "shm", False) for p in (1, 2, 4)]
     if has_bf16:
         cfgs.append((2, 1, "shm", True))
+    np2 = (2, 1, "shm", False)
     runs = {c: [] for c in cfgs}
-    for _ in range(a.repeats):
-        for c in cfgs:
+    shm_rows = {}
+    for rnd in range(a.repeats):
+        for c in round_plan(cfgs, np2, rnd, a.repeats, max(a.np2_repeats, a.repeats), "bench"):
+            if c == "bench":
+                gb = out.get("grad_bytes", out["params"] * 4 + 8)
+                for kb, bkb in ddp_shapes(gb, bucket_kb):
+                    shm_rows.setdefault((kb, bkb), []).append(r.ddp_bench(kb, bkb))
+                log(f"shm MPI_Iallreduce as DDP calls it: " + ", ".join(
+                    f"{kb} KB/{bkb} KB {t[-1] * 1e6:.0f} us" for (kb, bkb), t in shm_rows.items())
+                    + f" (load {loadavg()})")
+                continue
             p, _h, _l, bf = c
             extra = ["--mode", "ddp"] + (["--grad-compress", "bf16"] if bf else [])
             j = r.run_json(r.mpirun(p) + r.train(a.steps, extra))
             runs[c].append(j)
             if j.get("allreduce_bytes_per_step") and not bf:
                 out["grad_bytes"] = j["allreduce_bytes_per_step"]
+            if p > 1 and j.get("bucket_kb") not in (None, bucket_kb):
+                log(f"warning: the run used {j['bucket_kb']} KB buckets, not {bucket_kb}: "
+                    "the model falls back to the formula")
+                out["bucket_kb"] = j["bucket_kb"]
             log(f"np={p} 1 host{' bf16' if bf else ''}: {sps(j):.0f} samples/s (load {loadavg()})")
+    out["shm_iallreduce"] = {
+        "ranks": 2, "call": "allreduce_bench --call iallreduce", "iters": DDP_BENCH_ITERS,
+        "rows": [[kb * 1024, bkb * 1024, statistics.median(ts)] for (kb, bkb), ts in shm_rows.items()],
+        "runs": {f"{kb}/{bkb}": [round(t * 1e6, 1) for t in ts] for (kb, bkb), ts in shm_rows.items()}}
     out.setdefault("grad_bytes", out["params"] * 4 + 4)
     if a.cluster:
         cluster(a, r, out, runs, has_bf16, log)
     for (p, h, lk, bf), js in runs.items():
-        out["measured"].append({"ranks": p, "hosts": h, "link": lk, "compress": bf, "zero": False,
-                                "samples_per_s": statistics.median(sps(j) for j in js),
-                                "runs": [round(sps(j), 1) for j in js]})
+        m = {"ranks": p, "hosts": h, "link": lk, "compress": bf, "zero": False,
+             "samples_per_s": statistics.median(sps(j) for j in js),
+             "runs": [round(sps(j), 1) for j in js]}
+        t = [step_terms(j) for j in js]
+        if p > 1 and all(t):
+            m["terms"] = {k: statistics.median(x[k] for x in t) for k in t[0]}
+        out["measured"].append(m)
     out["load_after"] = loadavg()
     out["seconds"] = round(time.time() - t0, 1)
     return out
@@ -201,6 +297,15 @@ def cluster(a, r, out, runs, has_bf16, log):
                     log(f"{h} hosts at {rate}{' bf16' if bf else ''}: {sps(j):.0f} samples/s (load {loadavg()})")
         finally:
             sh([r.sim, "down"])
+
+
+def default_bucket_kb(help_txt):
+    """ddp_train's default --bucket-kb from its --help ([256]); 256 if it is not a number"""
+    for line in help_txt.splitlines():
+        if line.strip().startswith("--bucket-kb"):
+            d = line.rsplit("[", 1)[-1].rstrip("]").strip()
+            return int(d) if d.isdigit() else 256
+    return 256
 
 
 def rate_slow(rate):

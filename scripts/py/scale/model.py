@@ -10,6 +10,14 @@ step = compute + exposed communication, where
              (overlap across hosts: the NIC moves the bytes while the cores compute); on one host
              the shared-memory copies are the busy cores' own work, so nothing hides
 samples/s = P * batch / step.
+
+One host, tinyddp's own call (--algorithm auto, no ZeRO): when the inputs have a row of
+allreduce_bench run as DDP calls it (shm_iallreduce: 2 ranks, in-place MPI_Iallreduce per bucket,
+all started, then MPI_Waitall) for the same bucket size and number of buckets,
+  comm = s * L * t_bench * n / n_bench,   L = ceil(log2 P)
+(libnbc's binomial tree: L rounds up and L down, one each at P = 2, where t_bench was measured).
+Otherwise (an older inputs file, another bucket size, or another algorithm) the alpha-beta formula
+of the blocking bench's fit: comm = s * 2L(k alpha + n/B) for k buckets.
 """
 import math
 import re
@@ -58,6 +66,30 @@ def buckets(n, bucket_bytes):
     return [bucket_bytes] * k + ([rem] if rem else [])
 
 
+def shm_measured(inp, n, bucket_bytes):
+    """(seconds at 2 ranks for n bytes, the row) from the inputs' DDP-shaped bench rows
+    (shm_iallreduce: [bytes, bucket bytes, seconds]) with the same bucket size and number of
+    buckets as n bytes in buckets of bucket_bytes (0: one call), scaled to n; None if none"""
+    def shape(nb, b):
+        b = 0 if b <= 0 or b >= nb else b
+        return b, (math.ceil(nb / b) if b else 1)
+    want = shape(n, bucket_bytes)
+    rows = [r for r in (inp.get("shm_iallreduce") or {}).get("rows", []) if shape(r[0], r[1]) == want]
+    if not rows or n <= 0:
+        return None
+    r = min(rows, key=lambda r: abs(math.log(r[0] / n)))
+    return r[2] * n / r[0], r
+
+
+def shm_source(inp):
+    """what the one-host comm of tinyddp's call is taken from, for the tables' note"""
+    if (inp.get("shm_iallreduce") or {}).get("rows"):
+        return ("one host: comm = s x L x the measured time of allreduce_bench --call iallreduce with "
+                "the run's buckets (2 ranks), scaled to n bytes")
+    return ("one host: comm = s x 2L(k alpha + n/B) from the blocking bench's fit (these inputs have no "
+            "shm_iallreduce rows: an older file)")
+
+
 def predict(inp, ranks, hosts, link, compress=False, zero=False, algorithm="auto", overlap=True,
             bucket_kb=None, cores=None):
     """a dict of the terms (seconds) and samples/s; cores: the machine's cores shared by every rank
@@ -76,7 +108,7 @@ def predict(inp, ranks, hosts, link, compress=False, zero=False, algorithm="auto
     compute = s * (fb + opt + conv)
     out = dict(ranks=ranks, hosts=hosts, link=link if ranks > 1 else "-", oversub=s, compute_s=compute,
                backward_s=s * bwd, comm_s=0.0, lat_s=0.0, bw_s=0.0, exposed_s=0.0, algorithm="-",
-               bytes=n, link_note="")
+               bytes=n, link_note="", comm_source="formula")
     if ranks > 1:
         lname = "shm" if hosts == 1 else link
         a, B, note = link_params(inp, lname)
@@ -104,6 +136,14 @@ def predict(inp, ranks, hosts, link, compress=False, zero=False, algorithm="auto
             cost = costs.binomial_buckets(sizes, ranks, a, B, duplex)
             tail = costs.total(costs.binomial(sizes[-1], ranks, a, B))
             hideable = costs.total(cost)
+            meas = None if duplex else shm_measured(inp, n, int(bb / (2 if compress else 1)) if overlap else 0)
+            if meas:
+                # the DDP-shaped bench's time, split into latency and bandwidth as the formula's
+                t = costs.log2c(ranks) * meas[0]
+                f = t / (costs.total(cost) or 1.0)
+                cost = costs.Cost(cost.lat * f, cost.bw * f) if costs.total(cost) else costs.Cost(0.0, t)
+                hideable = t
+                out["comm_source"] = "measured"
         else:
             parts = [costs.allreduce(algorithm, b, ranks, a, B) for b in sizes]
             alg = parts[-1][0]

@@ -33,6 +33,30 @@ def checked_table(inp, a):
     for name, p, meas, err, note in checked_rows(inp, a):
         out.append(f"| {name} | {p['algorithm']} | {p['compute_s'] * 1e6:.0f} us | {p['exposed_s'] * 1e6:.0f} us "
                    f"| {p['samples_per_s']:,.0f} | {meas:,.0f} | {err:+.1f}% | {p['limit']} | {note} |")
+    out.append("")
+    out.append(f"Note: {model.shm_source(inp)}" + (
+        "; --algorithm other than auto uses the formula" if a.algorithm != "auto" else "") + ".")
+    return "\n".join(out)
+
+
+def terms_table(inp, a):
+    """where the measured steps went (the runs' per-rank compute and exposed comm, ranktime.h)
+    beside the model's terms; None if no measurement has them"""
+    rows = [(n, p, m["terms"]) for (n, p, _meas, _e, _note), m in zip(checked_rows(inp, a), inp.get("measured", []))
+            if m.get("terms")]
+    if not rows:
+        return None
+    out = ["| configuration | step predicted | step measured | compute predicted | compute measured "
+           "| exposed comm predicted | exposed comm measured | of it, wait for the slower rank | rest |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    us = lambda x: f"{x * 1e6:.0f} us"  # noqa: E731
+    for n, p, t in rows:
+        rest = t.get("rest_s", t["step_s"] - t["compute_s"] - t["comm_s"])
+        out.append(f"| {n} | {us(p['step_s'])} | {us(t['step_s'])} | {us(p['compute_s'])} | {us(t['compute_s'])} "
+                   f"| {us(p['exposed_s'])} | {us(t['comm_s'])} | {us(t['wait_s'])} | {us(rest)} |")
+    out.append("")
+    out.append("Measured: per step, the mean over ranks of each run's rank_compute_seconds (+ optimizer_seconds) "
+               "and rank_comm_seconds (its rank_wait_seconds), median over the runs; rest: the step less both (each run's, median).")
     return "\n".join(out)
 
 
@@ -64,7 +88,9 @@ def predict_line(inp, a, spec):
             f"compute {p['compute_s'] * 1e6:.3f} us, comm {p['comm_s'] * 1e6:.3f} us "
             f"(latency {p['lat_s'] * 1e6:.3f} us, bandwidth {p['bw_s'] * 1e6:.3f} us exposed), "
             f"exposed {p['exposed_s'] * 1e6:.3f} us, step {p['step_s'] * 1e6:.3f} us, "
-            f"{p['samples_per_s']:.1f} samples/s, efficiency {p['efficiency']:.4f}, limited by {p['limit']}")
+            f"{p['samples_per_s']:.1f} samples/s, efficiency {p['efficiency']:.4f}, limited by {p['limit']}"
+            + (f", comm from {'the DDP-shaped bench' if p['comm_source'] == 'measured' else 'the alpha-beta fit'}"
+               if h == 1 and r > 1 else ""))
 
 
 def header(inp):
@@ -79,6 +105,11 @@ def header(inp):
     if c.get("compress_s_per_byte"):
         lines.append(f"# bf16 CPU cost: {c['compress_s_per_byte'] * 1e9:.3f} ns per fp32 gradient byte "
                      f"({c['compress_s_per_byte'] * inp['grad_bytes'] * 1e6:.0f} us per step)")
+    sh = (inp.get("shm_iallreduce") or {}).get("rows")
+    if sh:
+        lines.append("# shm MPI_Iallreduce as DDP calls it (2 ranks): " + ", ".join(
+            f"{r[0]} B {f'in {r[1] // 1024} KB buckets' if r[1] else 'in one call'} {r[2] * 1e6:.1f} us"
+            for r in sh))
     for k, lk in inp["links"].items():
         extra = ""
         if "duplex_Bps" in lk:
