@@ -5,7 +5,9 @@
 #  2. the arithmetic of known cases is exact (round-number inputs, worked by hand below);
 #  3. Open MPI's choice of algorithm by size and ranks;
 #  4. one host from the DDP-shaped bench (shm_iallreduce rows), and the fallback without them;
-#  5. bad options exit 2 with one line naming the option, and print nothing on stdout.
+#  5. the compute of P ranks on one host from the co-running measurement (corun), s not counted
+#     twice, and the fallback of older inputs (s x the serial run);
+#  6. bad options exit 2 with one line naming the option, and print nothing on stdout.
 # Prints "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -130,7 +132,55 @@ has "$T/plan" "['np2', 'np1', 'np2', 'np4', 'np2', 'bf16', 'B']" "np=2 spread ov
 has "$T/plan" "[3, 2]" "np=2 repeats over uneven rounds"
 has "$T/plan" "[(919, 256), (460, 128), (919, 0)]" "the bench shapes: fp32, bf16, one call"
 
-# ---------------------------------------------------------------- 5. bad options
+# ---------------------------------------------------------------- 5. compute of ranks sharing the machine
+# corun (P serial processes at once): P=2 1500 us a step (optimizer 100 us), P=4 4000 us (200 us)
+python3 -c "import json; d = json.load(open('$IN'))
+d['corun'] = {'2': {'step_s': 0.0015, 'optimizer_s': 0.0001}, '4': {'step_s': 0.004, 'optimizer_s': 0.0002}}
+json.dump(d, open('$T/co.json', 'w'))"
+co() { timeout -k 5 30 "$SM" --inputs "$T/co.json" "$@"; }
+co >"$T/co" 2>&1
+# np=2: compute 1500 us (the co-run's, not the serial 1100), comm 208 us as in 1.; 128 / 1708 us
+# = 74,941 (-25.1%); np=4 on 2 cores: compute 4000 us, the time-sharing is in it (not x s = 2),
+# comm still x s: 832 us; 256 / 4832 us = 52,980 (-41.1%); np=1 and 2 hosts keep the serial run's
+has "$T/co" "| np=2, 1 host | binomial (libnbc) | 1500 us | 208 us | 74,941 | 100,000 | -25.1% | compute |" "np=2 co-run compute"
+has "$T/co" "| np=4, 1 host | binomial (libnbc) | 4000 us | 832 us | 52,980 | 90,000 | -41.1% | compute | 4 ranks on 2 cores: compute co-run (time-sharing in it) |" "np=4 co-run, s not counted twice"
+has "$T/co" "| np=1, 1 host | - | 1100 us |" "np=1 keeps the serial run"
+has "$T/co" "| np=2, 2 hosts, 10gbit | binomial (libnbc) | 1100 us |" "2 hosts keep the serial run"
+has "$T/co" "Note: one host, P ranks: compute = the measured step of P serial processes at once (corun: P = 2, 4;" "the note names the co-run"
+has "$T/co" "# co-running serial processes (compute of P ranks on this machine): P=2 1500.0 us a step (1.36x serial), P=4 4000.0 us a step (3.64x serial)" "header"
+has "$T/out" "Note: one host, P ranks: compute = s x the serial run's (these inputs have no corun measurement: an older file)." "old inputs: the serial run x s, and say so"
+# --predict: with --shared-cores the co-run (ZeRO: 3800 + 200 / 4 = 3850 us); without, one rank per
+# core: the serial run's 1100 us
+co --predict 4:1 --shared-cores --variants fp32+zero >"$T/co1" 2>&1
+has "$T/co1" "compute 3850.000 us" "--predict 4:1 --shared-cores: the co-run, optimizer / P"
+co --predict 4:1 >"$T/co2" 2>&1
+has "$T/co2" "compute 1100.000 us" "--predict 4:1: one rank per core, the serial run"
+# the measurement's summary: median over processes and rounds (1, 3, 2, 4 ms: 2.5 ms), the worst skew
+python3 -c "import sys; sys.path.insert(0, '$SRC/scripts/py'); from scale import corun
+s = corun.summarize([([(0.001, 1e-4), (0.003, 1e-4)], 0.01), ([(0.002, 2e-4), (0.004, 1e-4)], 0.02)], True)
+print(round(s['step_s'] * 1e6, 3), round(s['optimizer_s'] * 1e6, 3), s['skew_s'], s['runs_us'])" >"$T/sum" 2>&1
+has "$T/sum" "2500.0 100.0 0.02 [1000.0, 3000.0, 2000.0, 4000.0]" "co-run summary"
+# the barrier's check: a held process's loop seconds less train_seconds (evaluations 0.2 s, as
+# the never-held one's) must cover its hold: 0.3 s held, 0.5 s extra: before training; 0.45 s
+# held: 0.5 < 0.45 + 0.1, the hold fell inside the timed steps
+python3 -c "import sys; sys.path.insert(0, '$SRC/scripts/py'); from scale import corun
+j = lambda s: {'seconds': s, 'train_seconds': 0.5}
+print(corun.outside_hold([(j(1.0), 0.3), (j(0.7), 0.0)]), corun.outside_hold([(j(1.0), 0.45), (j(0.7), 0.0)]))" >"$T/hold" 2>&1
+has "$T/hold" "True False" "a hold inside the timed steps is detected"
+# one real start: 2 serial processes of the tiny model at once (10 steps), through the barrier
+python3 -c "import sys, types, shutil; sys.path.insert(0, '$SRC/scripts/py'); from scale import corun, measure
+a = types.SimpleNamespace(root='$SRC', bin='$BIN', model_path='$SRC/models/tiny.cfg', batch=8, nice=0)
+r = measure.Runner(a, print)
+try:
+    res = corun.start_together(r, 2, 10)
+    print('procs', len(res), all(j['steps'] == 10 and j['train_seconds'] > 0 for j, _ in res),
+          sorted(h == 0.0 for _, h in res), r.tmp)
+finally:
+    shutil.rmtree(r.tmp)" >"$T/once" 2>&1
+has "$T/once" "procs 2 True [False, True]" "2 processes started together: one held, the last not"
+check "the co-run round's folder removed" test ! -e "$(awk '/^procs/ {print $5}' "$T/once")"
+
+# ---------------------------------------------------------------- 6. bad options
 bad_opt() { # WHAT NEEDLE ARGS...
     local what=$1 needle=$2
     shift 2
@@ -156,6 +206,9 @@ bad_opt "inputs without compute" "no 'compute'" --inputs "$T/partial.json"
 python3 -c "import json; d = json.load(open('$IN')); d['shm_iallreduce'] = {'rows': [[1000, 0]]}
 json.dump(d, open('$T/badrow.json', 'w'))"
 bad_opt "a malformed shm_iallreduce row" "shm_iallreduce: a row is not [bytes, bucket bytes, seconds]" --inputs "$T/badrow.json"
+python3 -c "import json; d = json.load(open('$IN')); d['corun'] = {'2': {'step_s': 1e-4, 'optimizer_s': 2e-4}}
+json.dump(d, open('$T/badco.json', 'w'))"
+bad_opt "a malformed corun entry" "corun: entry '2' is not ranks -> {step_s > optimizer_s >= 0}" --inputs "$T/badco.json"
 check "no file left by --save" test ! -e "$T/x.json"
 
 finish

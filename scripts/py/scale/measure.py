@@ -7,7 +7,8 @@ give the measurements the predictions are checked against. On one host allreduce
 the call as DDP makes it (--call iallreduce --bucket-kb B: the gradient's bytes in the run's
 buckets, fp32 and bf16-sized, and in one call), once per round between the runs (shm_iallreduce:
 the median of the rounds); the np=2 fp32 run, the check that decides, runs --np2-repeats times,
-spread over the rounds.
+spread over the rounds. Once a round, P serial processes run at once for each P of the one-host
+checks (2 and 4: corun.py), for the compute of P ranks that share the machine.
 """
 import math
 import json
@@ -18,7 +19,7 @@ import subprocess
 import tempfile
 import time
 
-from . import model
+from . import corun, model
 
 
 def sh(cmd, timeout=600, env=None):
@@ -231,8 +232,15 @@ def measure_all(a, log, r):
     np2 = (2, 1, "shm", False)
     runs = {c: [] for c in cfgs}
     shm_rows = {}
+    co = {p: [] for p in sorted({c[0] for c in cfgs if c[0] > 1})}  # the ranks of each one-host check
     for rnd in range(a.repeats):
-        for c in round_plan(cfgs, np2, rnd, a.repeats, max(a.np2_repeats, a.repeats), "bench"):
+        for c in round_plan(cfgs + [("corun", p) for p in co], np2, rnd, a.repeats,
+                            max(a.np2_repeats, a.repeats), "bench"):
+            if c[0] == "corun":
+                co[c[1]].append(corun.corun_once(r, c[1], a.steps))
+                log(f"{c[1]} serial processes at once: {statistics.median(s for s, _ in co[c[1]][-1][0]) * 1e6:.0f} us "
+                    f"a step (start skew {co[c[1]][-1][1] * 1e3:.0f} ms, load {loadavg()})")
+                continue
             if c == "bench":
                 gb = out.get("grad_bytes", out["params"] * 4 + 8)
                 for kb, bkb in ddp_shapes(gb, bucket_kb):
@@ -257,6 +265,8 @@ def measure_all(a, log, r):
         "rows": [[kb * 1024, bkb * 1024, statistics.median(ts)] for (kb, bkb), ts in shm_rows.items()],
         "runs": {f"{kb}/{bkb}": [round(t * 1e6, 1) for t in ts] for (kb, bkb), ts in shm_rows.items()}}
     out.setdefault("grad_bytes", out["params"] * 4 + 4)
+    ncpu = len(os.sched_getaffinity(0))
+    out["corun"] = {str(p): corun.summarize(rs, p <= ncpu) for p, rs in co.items()}
     if a.cluster:
         cluster(a, r, out, runs, has_bf16, log)
     for (p, h, lk, bf), js in runs.items():

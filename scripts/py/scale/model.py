@@ -4,6 +4,13 @@ step = compute + exposed communication, where
   compute  = s * (forward+backward + optimizer / (P if ZeRO else 1)),
              s = max(1, ranks on the machine / its cores) (oversubscription: the simulated hosts
              all share this machine's cores; 1 for the extension, one rank per host)
+             from the serial run; but P ranks on one host sharing the inputs' cores (cores given)
+             take the co-running measurement when the inputs have one for P (corun: P serial
+             processes at once, corun.py):
+  compute  = fb_P + optimizer_P / (P if ZeRO else 1)   (no s: past the cores the measured
+             processes were time-shared too, so the oversubscription is in fb_P already; s still
+             multiplies the one-host comm below)
+             An older inputs file (no corun for P) falls back to s x the serial run's, and says so.
   comm     = the allreduce of n bytes (n halved by 16-bit compression) by the chosen algorithm;
              ZeRO-1: a reduce-scatter + an allgather of n (ring)
   exposed  = comm - the backward time it can hide behind, never less than its last bucket
@@ -22,7 +29,7 @@ of the blocking bench's fit: comm = s * 2L(k alpha + n/B) for k buckets.
 import math
 import re
 
-from . import costs
+from . import corun, costs
 
 LINK_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([mg])bit$")
 
@@ -90,6 +97,15 @@ def shm_source(inp):
             "shm_iallreduce rows: an older file)")
 
 
+def compute_source(inp):
+    """what the one-host compute of several ranks is taken from, for the tables' note"""
+    if inp.get("corun"):
+        return ("one host, P ranks: compute = the measured step of P serial processes at once (corun: P = "
+                + ", ".join(sorted(inp["corun"], key=int)) + "; past the cores the time-sharing is in it, not s)")
+    return ("one host, P ranks: compute = s x the serial run's (these inputs have no corun "
+            "measurement: an older file)")
+
+
 def predict(inp, ranks, hosts, link, compress=False, zero=False, algorithm="auto", overlap=True,
             bucket_kb=None, cores=None):
     """a dict of the terms (seconds) and samples/s; cores: the machine's cores shared by every rank
@@ -105,10 +121,14 @@ def predict(inp, ranks, hosts, link, compress=False, zero=False, algorithm="auto
     opt = c["optimizer_s"] / (ranks if zero else 1)
     n = inp["grad_bytes"] / (2 if compress else 1)
     conv = c.get("compress_s_per_byte", 0.0) * inp["grad_bytes"] if compress else 0.0
-    compute = s * (fb + opt + conv)
+    co = corun.compute(inp, ranks) if (cores and hosts == 1 and ranks > 1) else None
+    if co:  # measured co-running: the oversubscription s is in it already
+        compute, cs = co[0] + co[1] / (ranks if zero else 1) + conv, co[0] / fb
+    else:
+        compute, cs = s * (fb + opt + conv), s
     out = dict(ranks=ranks, hosts=hosts, link=link if ranks > 1 else "-", oversub=s, compute_s=compute,
-               backward_s=s * bwd, comm_s=0.0, lat_s=0.0, bw_s=0.0, exposed_s=0.0, algorithm="-",
-               bytes=n, link_note="", comm_source="formula")
+               backward_s=cs * bwd, comm_s=0.0, lat_s=0.0, bw_s=0.0, exposed_s=0.0, algorithm="-",
+               bytes=n, link_note="", comm_source="formula", compute_source="co-run" if co else "serial")
     if ranks > 1:
         lname = "shm" if hosts == 1 else link
         a, B, note = link_params(inp, lname)

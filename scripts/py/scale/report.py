@@ -22,7 +22,9 @@ def checked_rows(inp, a):
         if m.get("calibrates"):
             note.append("the bf16 CPU cost is derived from this run: not a check")
         if p["oversub"] > 1:
-            note.append(f"{m['ranks']} ranks on {inp.get('cores')} cores: compute x{p['oversub']:g}")
+            note.append(f"{m['ranks']} ranks on {inp.get('cores')} cores: " + (
+                "compute co-run (time-sharing in it)" if p["compute_source"] == "co-run"
+                else f"compute x{p['oversub']:g}"))
         rows.append((label(m), p, m["samples_per_s"], err, "; ".join(note)))
     return rows
 
@@ -36,6 +38,7 @@ def checked_table(inp, a):
     out.append("")
     out.append(f"Note: {model.shm_source(inp)}" + (
         "; --algorithm other than auto uses the formula" if a.algorithm != "auto" else "") + ".")
+    out.append(f"Note: {model.compute_source(inp)}.")
     return "\n".join(out)
 
 
@@ -105,6 +108,12 @@ def header(inp):
     if c.get("compress_s_per_byte"):
         lines.append(f"# bf16 CPU cost: {c['compress_s_per_byte'] * 1e9:.3f} ns per fp32 gradient byte "
                      f"({c['compress_s_per_byte'] * inp['grad_bytes'] * 1e6:.0f} us per step)")
+    co = inp.get("corun") or {}
+    if co:
+        lines.append("# co-running serial processes (compute of P ranks on this machine): " + ", ".join(
+            f"P={k} {v['step_s'] * 1e6:.1f} us a step ({v['step_s'] / c['step_s']:.2f}x serial"
+            + (f", start skew {v['skew_s'] * 1e3:.0f} ms" if "skew_s" in v else "") + ")"
+            for k, v in sorted(co.items(), key=lambda t: int(t[0]))))
     sh = (inp.get("shm_iallreduce") or {}).get("rows")
     if sh:
         lines.append("# shm MPI_Iallreduce as DDP calls it (2 ranks): " + ", ".join(
