@@ -15,6 +15,11 @@ SM="$SRC/scripts/scale-model"
 IN="$SRC/tests/reference/scale-inputs.json"
 run() { timeout -k 5 30 "$SM" --inputs "$IN" "$@"; }
 has() { grep -qF -- "$2" "$1" && ok || bad "$3: expected '$2' in:"$'\n'"$(head -c 3000 "$1")"; }
+inputs_with() { # NAME PYTHON: the fixed inputs, changed by PYTHON (on d), as $T/NAME.json
+    python3 -c "import json; d = json.load(open('$IN'))
+$2
+json.dump(d, open('$T/$1.json', 'w'))"
+}
 
 # ---------------------------------------------------------------- 1. the tables
 run >"$T/out" 2>"$T/err"
@@ -72,9 +77,7 @@ has "$T/fit" "10gbit 62500000 62500000 10.0 duplex" "fit: a duplex link below it
 # the bf16 CPU cost from the one-host runs: fp32 100,000 samples/s (1280 us a step), bf16 80,000
 # (1600 us); the model's comm there: fp32 208 us (above), bf16 4 buckets (3 x 131072 + 106784)
 # 2 (4 x 1 us + 5e5 / 1e10 s) = 108 us, 100 us saved: 320 + 100 = 420 us a step, / 1e6 bytes
-python3 -c "import json; d = json.load(open('$IN'))
-d['measured'].append({'ranks': 2, 'hosts': 1, 'link': 'shm', 'compress': True, 'zero': False, 'samples_per_s': 80000})
-json.dump(d, open('$T/bf.json', 'w'))"
+inputs_with bf "d['measured'].append({'ranks': 2, 'hosts': 1, 'link': 'shm', 'compress': True, 'zero': False, 'samples_per_s': 80000})"
 timeout -k 5 30 "$SM" --inputs "$T/bf.json" >"$T/bf" 2>&1
 has "$T/bf" "# bf16 CPU cost: 0.420 ns per fp32 gradient byte (420 us per step)" "bf16 cost derived"
 has "$T/bf" "| np=2, 1 host bf16 | binomial (libnbc) | 1520 us | 108 us |" "bf16 row: compute + the derived cost"
@@ -91,10 +94,8 @@ has "$T/out" "Note: one host: comm = s x 2L(k alpha + n/B) from the blocking ben
 # rows [bytes, bucket bytes, seconds] of allreduce_bench --call iallreduce at 2 ranks:
 # 1 MiB in 256 KB buckets (4 buckets, like the 1e6-byte gradient) in 419.4304 us: 400 us for
 # 1e6 bytes; 5e5 B in 128 KB buckets (bf16's 4) 250 us; 1e6 B in one call (--no-overlap) 300 us
-python3 -c "import json; d = json.load(open('$IN'))
-d['shm_iallreduce'] = {'ranks': 2, 'rows': [[1048576, 262144, 4.194304e-4], [500000, 131072, 2.5e-4], [1000000, 0, 3e-4]]}
-d['measured'][1]['terms'] = {'step_s': 0.0015, 'compute_s': 0.0012, 'comm_s': 0.0002, 'wait_s': 0.00005}
-json.dump(d, open('$T/ia.json', 'w'))"
+inputs_with ia "d['shm_iallreduce'] = {'ranks': 2, 'rows': [[1048576, 262144, 4.194304e-4], [500000, 131072, 2.5e-4], [1000000, 0, 3e-4]]}
+d['measured'][1]['terms'] = {'step_s': 0.0015, 'compute_s': 0.0012, 'comm_s': 0.0002, 'wait_s': 0.00005}"
 ia() { timeout -k 5 30 "$SM" --inputs "$T/ia.json" "$@"; }
 ia >"$T/ia" 2>&1
 # np=2: comm = s L t = 400 us, nothing hidden; 128 / 1500 us = 85,333 (-14.7% against 100,000);
@@ -134,9 +135,7 @@ has "$T/plan" "[(919, 256), (460, 128), (919, 0)]" "the bench shapes: fp32, bf16
 
 # ---------------------------------------------------------------- 5. compute of ranks sharing the machine
 # corun (P serial processes at once): P=2 1500 us a step (optimizer 100 us), P=4 4000 us (200 us)
-python3 -c "import json; d = json.load(open('$IN'))
-d['corun'] = {'2': {'step_s': 0.0015, 'optimizer_s': 0.0001}, '4': {'step_s': 0.004, 'optimizer_s': 0.0002}}
-json.dump(d, open('$T/co.json', 'w'))"
+inputs_with co "d['corun'] = {'2': {'step_s': 0.0015, 'optimizer_s': 0.0001}, '4': {'step_s': 0.004, 'optimizer_s': 0.0002}}"
 co() { timeout -k 5 30 "$SM" --inputs "$T/co.json" "$@"; }
 co >"$T/co" 2>&1
 # np=2: compute 1500 us (the co-run's, not the serial 1100), comm 208 us as in 1.; 128 / 1708 us
@@ -155,10 +154,10 @@ co --predict 4:1 --shared-cores --variants fp32+zero >"$T/co1" 2>&1
 has "$T/co1" "compute 3850.000 us" "--predict 4:1 --shared-cores: the co-run, optimizer / P"
 co --predict 4:1 >"$T/co2" 2>&1
 has "$T/co2" "compute 1100.000 us" "--predict 4:1: one rank per core, the serial run"
-# the measurement's summary: median over processes and rounds (1, 3, 2, 4 ms: 2.5 ms), the worst skew
+# the measurement's summary: median over processes and rounds (1, 3, 2, 4 ms: 2.5 ms), the longest hold
 python3 -c "import sys; sys.path.insert(0, '$SRC/scripts/py'); from scale import corun
 s = corun.summarize([([(0.001, 1e-4), (0.003, 1e-4)], 0.01), ([(0.002, 2e-4), (0.004, 1e-4)], 0.02)], True)
-print(round(s['step_s'] * 1e6, 3), round(s['optimizer_s'] * 1e6, 3), s['skew_s'], s['runs_us'])" >"$T/sum" 2>&1
+print(round(s['step_s'] * 1e6, 3), round(s['optimizer_s'] * 1e6, 3), s['held_s'], s['runs_us'])" >"$T/sum" 2>&1
 has "$T/sum" "2500.0 100.0 0.02 [1000.0, 3000.0, 2000.0, 4000.0]" "co-run summary"
 # the barrier's check: a held process's loop seconds less train_seconds (evaluations 0.2 s, as
 # the never-held one's) must cover its hold: 0.3 s held, 0.5 s extra: before training; 0.45 s
@@ -203,11 +202,9 @@ bad_opt "--save without --measure" "--save: only with --measure" --inputs "$IN" 
 bad_opt "missing inputs" "--inputs: cannot read '$T/none.json'" --inputs "$T/none.json"
 echo '{"links": {}}' >"$T/partial.json"
 bad_opt "inputs without compute" "no 'compute'" --inputs "$T/partial.json"
-python3 -c "import json; d = json.load(open('$IN')); d['shm_iallreduce'] = {'rows': [[1000, 0]]}
-json.dump(d, open('$T/badrow.json', 'w'))"
+inputs_with badrow "d['shm_iallreduce'] = {'rows': [[1000, 0]]}"
 bad_opt "a malformed shm_iallreduce row" "shm_iallreduce: a row is not [bytes, bucket bytes, seconds]" --inputs "$T/badrow.json"
-python3 -c "import json; d = json.load(open('$IN')); d['corun'] = {'2': {'step_s': 1e-4, 'optimizer_s': 2e-4}}
-json.dump(d, open('$T/badco.json', 'w'))"
+inputs_with badco "d['corun'] = {'2': {'step_s': 1e-4, 'optimizer_s': 2e-4}}"
 bad_opt "a malformed corun entry" "corun: entry '2' is not ranks -> {step_s > optimizer_s >= 0}" --inputs "$T/badco.json"
 check "no file left by --save" test ! -e "$T/x.json"
 

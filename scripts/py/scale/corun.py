@@ -12,7 +12,7 @@ Fashion-MNIST alone, up to 0.7 s apart for 4 processes on 2 loaded cores, agains
 training), so each one is stopped (SIGSTOP) when it prints its last start-up line (`blas:`,
 flushed before the training loop) and all are continued (SIGCONT) when the last one has printed
 it. The stop falls in the untimed evaluation of the test set that opens trainer_run (about 70 ms
-alone); a round where a process's JSON shows otherwise (outside_hold) is run again. skew_s keeps
+alone); a round where a process's JSON shows otherwise (outside_hold) is run again. held_s keeps
 the longest hold of the worst round.
 """
 import json
@@ -110,11 +110,11 @@ def barrier(procs):
 
 
 def summarize(rounds, bound):
-    """the inputs' entry for one P from its rounds ([(per-process (step_s, optimizer_s)), skew])"""
+    """the inputs' entry for one P from its rounds ([(per-process (step_s, optimizer_s)), longest hold])"""
     steps = [s for procs, _ in rounds for s, _o in procs]
     opts = [o for procs, _ in rounds for _s, o in procs]
     return {"step_s": statistics.median(steps), "optimizer_s": statistics.median(opts),
-            "skew_s": max(k for _, k in rounds), "bound": bound,
+            "held_s": max(k for _, k in rounds), "bound": bound,
             "runs_us": [round(s * 1e6, 1) for s in steps]}
 
 

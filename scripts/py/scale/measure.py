@@ -239,7 +239,7 @@ def measure_all(a, log, r):
             if c[0] == "corun":
                 co[c[1]].append(corun.corun_once(r, c[1], a.steps))
                 log(f"{c[1]} serial processes at once: {statistics.median(s for s, _ in co[c[1]][-1][0]) * 1e6:.0f} us "
-                    f"a step (start skew {co[c[1]][-1][1] * 1e3:.0f} ms, load {loadavg()})")
+                    f"a step (started together: held up to {co[c[1]][-1][1] * 1e3:.0f} ms, load {loadavg()})")
                 continue
             if c == "bench":
                 gb = out.get("grad_bytes", out["params"] * 4 + 8)

@@ -112,7 +112,7 @@ def header(inp):
     if co:
         lines.append("# co-running serial processes (compute of P ranks on this machine): " + ", ".join(
             f"P={k} {v['step_s'] * 1e6:.1f} us a step ({v['step_s'] / c['step_s']:.2f}x serial"
-            + (f", start skew {v['skew_s'] * 1e3:.0f} ms" if "skew_s" in v else "") + ")"
+            + (f", barrier held up to {v['held_s'] * 1e3:.0f} ms" if "held_s" in v else "") + ")"
             for k, v in sorted(co.items(), key=lambda t: int(t[0]))))
     sh = (inp.get("shm_iallreduce") or {}).get("rows")
     if sh:
