@@ -10,6 +10,9 @@
 #       trains 10 epochs with each on one host and prints the test accuracy. --scalar adds bf16
 #       and fp16 with the scalar conversions (TDP_TEST_HALF_SCALAR=1), interleaved with the rest;
 #       --zero adds --zero in fp32 and with bf16 (and bf16 with --zero against fp32 with --zero).
+#   scripts/bench-compress.sh convert [--repeat N]
+#       the 16-bit conversions alone (build/bin/half_bench): scalar against F16C/AVX2, ns per
+#       value on a fashion-mlp gradient, the best of 100 x N interleaved rounds (seconds).
 #   scripts/bench-compress.sh buckets [--repeat N] [--rate 1gbit] [--no-cluster]
 #       --no-overlap, overlapped buckets of 64, 256 and 1024 KB and --bucket-kb auto (what it
 #       chose), samples/s and auto against the best fixed setting, on one host and across 2 hosts.
@@ -29,16 +32,26 @@ while (($#)); do
     --no-cluster) cluster=0; shift ;;
     --scalar) scalar=1; shift ;;
     --zero) zero=1; shift ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench-compress.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
 [[ $repeat =~ ^[1-9][0-9]*$ ]] || { echo "bench-compress.sh: --repeat needs a positive integer" >&2; exit 2; }
-[[ $what == compress || $what == buckets ]] || { echo "bench-compress.sh: compress or buckets" >&2; exit 2; }
+[[ $what == compress || $what == buckets || $what == convert ]] ||
+    { echo "bench-compress.sh: compress, buckets or convert" >&2; exit 2; }
 
 BIN=build/bin
 DATA=/usr/share/datasets/fashion-mnist
 [[ -x $BIN/ddp_train ]] || { echo "bench-compress.sh: build first ($BIN/ddp_train)" >&2; exit 2; }
+if [[ $what == convert ]]; then
+    [[ -x $BIN/half_bench ]] || { echo "bench-compress.sh: build first ($BIN/half_bench)" >&2; exit 2; }
+    echo "# bench-compress.sh convert: commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+    echo "load before: $(cat /proc/loadavg)"
+    $BIN/half_bench 235146 $((100 * repeat))
+    echo "load after: $(cat /proc/loadavg)"
+    exit 0
+fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 T=$(mktemp -d)
 SIM_UP=0
