@@ -3,10 +3,16 @@
 # the median of --repeat runs, with the load average printed beside them.
 #
 #   scripts/bench-compress.sh compress [--repeat N] [--rate 1gbit] [--accuracy] [--no-cluster]
+#                                      [--scalar] [--zero]
 #       fashion-mlp on Fashion-MNIST, 2 ranks: --grad-compress none, bf16, fp16 (and bf16 with
 #       --error-feedback) as samples/s and the ratio to fp32, on one host and (as root) across 2
 #       simulated hosts (scripts/cluster-sim, 1 rank each, links shaped to --rate). --accuracy also
-#       trains 10 epochs with each on one host and prints the test accuracy.
+#       trains 10 epochs with each on one host and prints the test accuracy. --scalar adds bf16
+#       and fp16 with the scalar conversions (TDP_TEST_HALF_SCALAR=1), interleaved with the rest;
+#       --zero adds --zero in fp32 and with bf16 (and bf16 with --zero against fp32 with --zero).
+#   scripts/bench-compress.sh convert [--repeat N]
+#       the 16-bit conversions alone (build/bin/half_bench): scalar against F16C/AVX2, ns per
+#       value on a fashion-mlp gradient, the best of 100 x N interleaved rounds (seconds).
 #   scripts/bench-compress.sh buckets [--repeat N] [--rate 1gbit] [--no-cluster]
 #       --no-overlap, overlapped buckets of 64, 256 and 1024 KB and --bucket-kb auto (what it
 #       chose), samples/s and auto against the best fixed setting, on one host and across 2 hosts.
@@ -17,23 +23,35 @@ cd "$(dirname "$0")/.."
 
 what=${1:-compress}
 shift || true
-repeat=3 rate=1gbit accuracy=0 cluster=1
+repeat=3 rate=1gbit accuracy=0 cluster=1 scalar=0 zero=0
 while (($#)); do
     case $1 in
     --repeat) repeat=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --accuracy) accuracy=1; shift ;;
     --no-cluster) cluster=0; shift ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    --scalar) scalar=1; shift ;;
+    --zero) zero=1; shift ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench-compress.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
 [[ $repeat =~ ^[1-9][0-9]*$ ]] || { echo "bench-compress.sh: --repeat needs a positive integer" >&2; exit 2; }
-[[ $what == compress || $what == buckets ]] || { echo "bench-compress.sh: compress or buckets" >&2; exit 2; }
+[[ $what == compress || $what == buckets || $what == convert ]] ||
+    { echo "bench-compress.sh: compress, buckets or convert" >&2; exit 2; }
 
 BIN=build/bin
 DATA=/usr/share/datasets/fashion-mnist
 [[ -x $BIN/ddp_train ]] || { echo "bench-compress.sh: build first ($BIN/ddp_train)" >&2; exit 2; }
+if [[ $what == convert ]]; then
+    [[ -x $BIN/half_bench ]] || { echo "bench-compress.sh: build first ($BIN/half_bench)" >&2; exit 2; }
+    echo "# bench-compress.sh convert: commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+    echo "load before: $(cat /proc/loadavg)"
+    $BIN/half_bench 235146 $((100 * repeat))
+    echo "load after: $(cat /proc/loadavg)"
+    exit 0
+fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 T=$(mktemp -d)
 SIM_UP=0
@@ -46,14 +64,18 @@ trap cleanup EXIT
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 field() { sed -n "s/.*\"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$1"; }
 
-# launch WHERE ARGS...: one 2-rank run, its JSON in $T/run.json
+# launch WHERE ARGS...: one 2-rank run, its JSON in $T/run.json (--scalar-conversions among ARGS:
+# with TDP_TEST_HALF_SCALAR=1)
 launch() {
-    local where=$1
+    local where=$1 env=() args=() a
     shift
+    for a in "$@"; do # --scalar-conversions (anywhere) is the test switch, not an option
+        if [[ $a == --scalar-conversions ]]; then env=(-x TDP_TEST_HALF_SCALAR=1); else args+=("$a"); fi
+    done
     if [[ $where == host ]]; then
-        mpirun --oversubscribe --bind-to none -np 2 $BIN/ddp_train "$@" --json "$T/run.json" --quiet
+        mpirun --oversubscribe --bind-to none "${env[@]}" -np 2 $BIN/ddp_train "${args[@]}" --json "$T/run.json" --quiet
     else
-        scripts/cluster-sim mpirun --host tdp1:1,tdp2:1 -np 2 $BIN/ddp_train "$@" --json "$T/run.json" --quiet
+        scripts/cluster-sim mpirun --host tdp1:1,tdp2:1 "${env[@]}" -np 2 $BIN/ddp_train "${args[@]}" --json "$T/run.json" --quiet
     fi
 }
 
@@ -107,14 +129,29 @@ sim_down() {
 
 compress_rows() {
     local where=$1 steps=$2
+    local rows=(none bf16 fp16 bf16_ef) extra=()
+    if ((scalar)); then
+        rows+=(bf16_scalar fp16_scalar)
+        extra=(bf16_scalar="--scalar-conversions --grad-compress bf16"
+            fp16_scalar="--scalar-conversions --grad-compress fp16")
+    fi
+    if ((zero)); then
+        rows+=(zero zero_bf16)
+        extra+=(zero="--zero" zero_bf16="--zero --grad-compress bf16")
+    fi
     table "$where" "$steps" none="--grad-compress none" bf16="--grad-compress bf16" \
-        fp16="--grad-compress fp16" bf16_ef="--grad-compress bf16 --error-feedback"
+        fp16="--grad-compress fp16" bf16_ef="--grad-compress bf16 --error-feedback" "${extra[@]}"
     echo "| setting | samples/s | vs fp32 |"
     echo "|---|---:|---:|"
-    for l in none bf16 fp16 bf16_ef; do
+    for l in "${rows[@]}"; do
         awk -v l="$l" -v v="${MED[$l]}" -v b="${MED[none]}" 'BEGIN { printf "| %s | %.0f | %.2f |\n", l, v, v / b }'
     done
     echo "bytes per step: fp32 $BYTES32, bf16 $BYTES16"
+    ((scalar)) && awk -v b="${MED[bf16]}" -v bs="${MED[bf16_scalar]}" -v f="${MED[fp16]}" \
+        -v fs="${MED[fp16_scalar]}" 'BEGIN { printf "F16C/AVX2 vs scalar conversions: bf16 %.2f, fp16 %.2f\n", b / bs, f / fs }'
+    ((zero)) && awk -v a="${MED[zero_bf16]}" -v b="${MED[zero]}" \
+        'BEGIN { printf "--zero: bf16 / fp32 = %.2f\n", a / b }'
+    return 0
 }
 
 bucket_rows() {

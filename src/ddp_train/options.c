@@ -228,9 +228,6 @@ static int check_applicable(const options_t *o, tdp_err_t *err) {
     if (o->zero && options_given(o, "bucket-kb"))
         return tdp_fail(err, TDP_EINPUT,
                         "--bucket-kb does not apply to --zero (one reduce-scatter after backward)");
-    if (o->zero && o->grad_compress != 0)
-        return tdp_fail(err, TDP_EINPUT,
-                        "--grad-compress does not apply to --zero (its reduce-scatter sends fp32)");
     if (options_given(o, "switch-interval") && !o->gil)
         return tdp_fail(err, TDP_EINPUT, "--switch-interval applies to --mode dp --gil only");
     if (!o->data_is_default && strcmp(o->data, "synthetic") != 0)

@@ -82,12 +82,12 @@ void print_config(const setup_t *s, const trainer_t *t, const ddp_t *d) {
                s->model.nparams * sizeof(float),
                o->accum > 1 ? ", one allreduce per accumulated step" : "");
     if (d && d->z.kind)
-        printf(
-            "ddp: gradient sent as %s (%.0f bytes per step instead of %zu), summed in fp32%s%s\n",
-            compress_name(d->z.kind), ddp_bytes_per_step(d),
-            (s->model.nparams + TRAIN_EXTRA) * sizeof(float),
-            d->deterministic ? " in rank order" : ", rounded to 16 bits after each addition",
-            d->z.resid ? ", with error feedback" : "");
+        printf("ddp: gradient sent as %s (%.0f bytes per step instead of %zu), summed in fp32%s%s; "
+               "%s conversions\n",
+               compress_name(d->z.kind), ddp_bytes_per_step(d),
+               (s->model.nparams + TRAIN_EXTRA) * sizeof(float),
+               d->deterministic ? " in rank order" : ", rounded to 16 bits after each addition",
+               d->z.resid ? ", with error feedback" : "", half_fast() ? "F16C/AVX2" : "scalar");
     if (d && d->zero.on)
         printf("ddp: --zero (ZeRO-1): momentum of %zu of %zu parameters on rank 0 (1/%d), "
                "gradient reduce-scatter%s after backward, weights allgathered after the step, "

@@ -73,8 +73,12 @@ int ddp_setup(ddp_t *d, comm_t *c, const model_t *m, size_t bucket_kb, int overl
 int ddp_set_compress(ddp_t *d, half_kind_t kind, int error_feedback, tdp_err_t *err) {
     if (d->c->size == 1)
         kind = HALF_NONE; /* nothing travels */
-    return compress_setup(&d->z, kind, error_feedback, d->n, TRAIN_EXTRA, d->c->size,
-                          d->deterministic, err);
+    if (!d->zero.on)
+        return compress_setup(&d->z, kind, error_feedback, d->n, TRAIN_EXTRA, d->c->size,
+                              d->deterministic, err);
+    /* --zero: its reduce-scatter sends the 16-bit values (its own rank-order rows) */
+    int rc = compress_setup(&d->z, kind, error_feedback, d->n, TRAIN_EXTRA, d->c->size, 0, err);
+    return rc == TDP_OK ? zero_set_compress(&d->zero, &d->z, err) : rc;
 }
 
 const char *ddp_setting(const ddp_t *d, char *buf, size_t len) {

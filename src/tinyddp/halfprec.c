@@ -1,7 +1,11 @@
 /* halfprec.c: bfloat16 and binary16 conversions (halfprec.h). */
 #include "halfprec.h"
 
+#include <pthread.h>
 #include <string.h>
+
+#include "halfsimd.h"
+#include "testhooks.h"
 
 static uint32_t bits_of(float f) {
     uint32_t u;
@@ -59,8 +63,8 @@ float fp16_to_float(uint16_t h) {
         float v = (float)m * 0x1p-24f; /* exact */
         return sign ? -v : v;
     }
-    if (e == 31)
-        return float_of(sign | 0x7f800000u | (m << 13));
+    if (e == 31) /* infinity, or NaN: quieted, as F16C's conversion does */
+        return float_of(sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0u));
     return float_of(sign | ((e + 112u) << 23) | (m << 13));
 }
 
@@ -72,7 +76,7 @@ static inline float from16(half_kind_t k, uint16_t h) {
     return k == HALF_BF16 ? bf16_to_float(h) : fp16_to_float(h);
 }
 
-void half_pack(half_kind_t k, uint16_t *dst, const float *src, float *resid, size_t n) {
+void half_pack_scalar(half_kind_t k, uint16_t *dst, const float *src, float *resid, size_t n) {
     if (resid == NULL) {
         for (size_t i = 0; i < n; i++)
             dst[i] = to16(k, src[i]);
@@ -86,12 +90,47 @@ void half_pack(half_kind_t k, uint16_t *dst, const float *src, float *resid, siz
     }
 }
 
-void half_unpack(half_kind_t k, float *dst, const uint16_t *src, size_t n) {
+void half_unpack_scalar(half_kind_t k, float *dst, const uint16_t *src, size_t n) {
     for (size_t i = 0; i < n; i++)
         dst[i] = from16(k, src[i]);
 }
 
+void half_sum_scalar(half_kind_t k, const uint16_t *in, uint16_t *inout, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = from16(k, in[i]) + from16(k, inout[i]);
+        inout[i] = to16(k, v == v ? v : float_of(HALF_SUM_NAN));
+    }
+}
+
+static int simd;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void choose(void) {
+    simd = halfsimd_supported() && !testhooks()->half_scalar;
+}
+
+int half_fast(void) {
+    pthread_once(&once, choose);
+    return simd;
+}
+
+void half_pack(half_kind_t k, uint16_t *dst, const float *src, float *resid, size_t n) {
+    if (half_fast())
+        halfsimd_pack(k, dst, src, resid, n);
+    else
+        half_pack_scalar(k, dst, src, resid, n);
+}
+
+void half_unpack(half_kind_t k, float *dst, const uint16_t *src, size_t n) {
+    if (half_fast())
+        halfsimd_unpack(k, dst, src, n);
+    else
+        half_unpack_scalar(k, dst, src, n);
+}
+
 void half_sum(half_kind_t k, const uint16_t *in, uint16_t *inout, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        inout[i] = to16(k, from16(k, in[i]) + from16(k, inout[i]));
+    if (half_fast())
+        halfsimd_sum(k, in, inout, n);
+    else
+        half_sum_scalar(k, in, inout, n);
 }

@@ -29,6 +29,7 @@ static void read_env(void) {
     hooks.setup_wait = getenv("TDP_TEST_SETUP_WAIT");
     hooks.setup_wait_rank_set = (v = getenv("TDP_TEST_SETUP_WAIT_RANK")) != NULL;
     hooks.setup_wait_rank = v ? atoi(v) : 0;
+    hooks.half_scalar = (v = getenv("TDP_TEST_HALF_SCALAR")) ? atoi(v) != 0 : 0;
 }
 
 const testhooks_t *testhooks(void) {

@@ -38,6 +38,8 @@ typedef struct {
     const char *setup_wait;
     int setup_wait_rank_set;
     int setup_wait_rank;
+    /* TDP_TEST_HALF_SCALAR=1: the 16-bit conversions take the scalar path (halfprec.h) */
+    int half_scalar;
 } testhooks_t;
 
 /* The process's test hooks, read from the environment at the first call (thread-safe; a

@@ -58,15 +58,56 @@ void zero_free(zero_t *z) {
     free(z->slot_row); /* and row */
     free(z->slots);
     free(z->rows);
+    free(z->rows16);
     memset(z, 0, sizeof *z);
+}
+
+int zero_set_compress(zero_t *z, compress_t *h, tdp_err_t *err) {
+    if (h->kind == HALF_NONE)
+        return TDP_OK;
+    z->half = h;
+    if (z->deterministic) /* one value more: never a 0-byte block */
+        TDP_MALLOC(z->rows16, ((size_t)z->c->size * z->len + 1) * sizeof *z->rows16, err);
+    return TDP_OK;
 }
 
 /* Deterministic: every rank's gradient of this slice (its sum in rank order follows). */
 static int slice_rows(zero_t *z, const float *g, MPI_Request *r, tdp_err_t *err) {
-    TDP_MPI(MPI_Ialltoallv(g, z->counts, z->displs, MPI_FLOAT, z->rows, z->r_counts, z->r_displs,
-                           MPI_FLOAT, z->c->comm, r),
-            z->c->rank, err);
+    if (z->half)
+        TDP_MPI(MPI_Ialltoallv(z->half->buf, z->counts, z->displs, MPI_UINT16_T, z->rows16,
+                               z->r_counts, z->r_displs, MPI_UINT16_T, z->c->comm, r),
+                z->c->rank, err);
+    else
+        TDP_MPI(MPI_Ialltoallv(g, z->counts, z->displs, MPI_FLOAT, z->rows, z->r_counts,
+                               z->r_displs, MPI_FLOAT, z->c->comm, r),
+                z->c->rank, err);
     return TDP_OK;
+}
+
+/* Non-deterministic: the sum of this slice left at the start of g (or, compressed, of the
+ * 16-bit buffer). */
+static int slice_sum(zero_t *z, float *g, MPI_Request *r, tdp_err_t *err) {
+    if (z->half)
+        TDP_MPI(MPI_Ireduce_scatter(MPI_IN_PLACE, z->half->buf, z->counts, MPI_UINT16_T,
+                                    z->half->op, z->c->comm, r),
+                z->c->rank, err);
+    else
+        TDP_MPI(MPI_Ireduce_scatter(MPI_IN_PLACE, g, z->counts, MPI_FLOAT, MPI_SUM, z->c->comm, r),
+                z->c->rank, err);
+    return TDP_OK;
+}
+
+/* The slice's sum into g[0, len) once the collective is done. */
+static void slice_finish(zero_t *z, float *g) {
+    const int p = z->c->size;
+    if (z->half && z->deterministic)
+        for (int q = 0; q < p; q++)
+            half_unpack(z->half->kind, z->rows + (size_t)q * z->len, z->rows16 + (size_t)q * z->len,
+                        z->len);
+    else if (z->half)
+        half_unpack(z->half->kind, g, z->half->buf, z->len);
+    if (z->deterministic)
+        sum_in_order(g, z->row, p, z->len, 0);
 }
 
 int zero_combine(zero_t *z, float *g, long step, trace_t *trace, tdp_err_t *err) {
@@ -76,19 +117,14 @@ int zero_combine(zero_t *z, float *g, long step, trace_t *trace, tdp_err_t *err)
     TDP_MPI(
         MPI_Iallgather(g + z->n, nslots, MPI_FLOAT, z->slots, nslots, MPI_FLOAT, z->c->comm, &r[0]),
         z->c->rank, err);
-    int rc = TDP_OK;
-    if (z->deterministic)
-        rc = slice_rows(z, g, &r[1], err);
-    else
-        TDP_MPI(
-            MPI_Ireduce_scatter(MPI_IN_PLACE, g, z->counts, MPI_FLOAT, MPI_SUM, z->c->comm, &r[1]),
-            z->c->rank, err);
+    if (z->half) /* converted once, with error feedback if asked */
+        half_pack(z->half->kind, z->half->buf, g, z->half->resid, z->n);
+    int rc = z->deterministic ? slice_rows(z, g, &r[1], err) : slice_sum(z, g, &r[1], err);
     if (rc == TDP_OK)
         rc = comm_wait(z->c, 2, r, "the gradient reduce-scatter", step, err);
     if (rc != TDP_OK)
         return rc;
-    if (z->deterministic)
-        sum_in_order(g, z->row, z->c->size, z->len, 0);
+    slice_finish(z, g);
     sum_in_order(g + z->n, z->slot_row, z->c->size, (size_t)nslots, 0);
     trace_add(trace, "reduce-scatter", -1, 1, w0, tdp_now());
     return TDP_OK;

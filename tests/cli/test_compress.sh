@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_compress.sh: --grad-compress (16-bit gradients) and --bucket-kb auto under mpirun. Bad
 # values exit 2 with one line naming the option; bf16 and fp16 train on 2 ranks to weights within
-# a tolerance of fp32's, report half the bytes, are the same for any bucketing (the per-element
+# a tolerance of fp32's, report half the bytes, are bitwise the same with the scalar conversions
+# (TDP_TEST_HALF_SCALAR) as with F16C/AVX2, are the same for any bucketing (the per-element
 # sum does not depend on it), are bitwise reproducible with --deterministic, and checkpoint and
 # resume to the uninterrupted run's weights (a resume with another --grad-compress is refused);
 # --bucket-kb auto reports what it chose, and a fixed run with that setting has its weights
@@ -86,6 +87,30 @@ run det_fp32 2 --deterministic
 same "bf16 --deterministic twice" det_a det_b
 near "bf16 --deterministic vs fp32" det_a det_fp32 5e-3
 [[ $(json_field "$T/det_a.json" allreduce_bytes_per_step) == $((N * 2 + 2 * 4)) ]] && ok || bad "det bytes"
+
+# the scalar conversions (TDP_TEST_HALF_SCALAR=1) give bitwise the fast path's weights: 2 ranks
+# sum a pair once (commutative), --deterministic in rank order; the start-up line names the path
+scalar() {
+    local name=$1
+    shift
+    TDP_TEST_HALF_SCALAR=1 mpirun_ -np 2 -x TDP_TEST_HALF_SCALAR "$BIN/ddp_train" "${DATA[@]}" "$@" \
+        --dump-weights "$T/$name.bin" >"$T/$name.log" 2>&1 || bad "$name: run failed: $(tail -5 "$T/$name.log")"
+    grep -q "; scalar conversions" "$T/$name.log" && ok || bad "$name: not on the scalar path: $(grep sent "$T/$name.log")"
+}
+scalar bf16_scalar --grad-compress bf16
+scalar fp16_scalar --grad-compress fp16
+scalar ef_scalar --grad-compress bf16 --error-feedback
+scalar det_scalar --grad-compress bf16 --deterministic
+run fp16_det 2 --grad-compress fp16 --deterministic
+scalar fp16_det_scalar --grad-compress fp16 --deterministic
+same "bf16: scalar vs fast conversions" bf16_scalar bf16
+same "fp16: scalar vs fast conversions" fp16_scalar fp16
+same "bf16 with error feedback: scalar vs fast" ef_scalar bf16_ef
+same "bf16 --deterministic: scalar vs fast" det_scalar det_a
+same "fp16 --deterministic: scalar vs fast" fp16_det_scalar fp16_det
+if grep -qw f16c /proc/cpuinfo && grep -qw avx2 /proc/cpuinfo; then
+    grep -q "; F16C/AVX2 conversions" "$T/bf16.log" && ok || bad "the fast path not taken: $(grep sent "$T/bf16.log")"
+fi
 
 # checkpoint and resume with compression: the uninterrupted run's weights
 R=(--grad-compress bf16 --max-steps $K)

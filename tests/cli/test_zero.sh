@@ -4,7 +4,10 @@
 # the momentum each rank holds (optimizer_state_bytes) is 1/P of plain DDP's; with
 # --deterministic it is bitwise reproducible and bitwise plain --deterministic's, checkpoint
 # included; checkpoints resume across --zero and plain both ways (and --zero to --zero on another
-# world size), ending within 1e-5 of the uninterrupted run; a hung rank is named by the watchdog;
+# world size), ending within 1e-5 of the uninterrupted run; with --grad-compress bf16|fp16 it
+# equals plain --grad-compress (bitwise with --deterministic), reports the 16-bit bytes and
+# resumes across --zero and plain both ways; a hung
+# rank is named by the watchdog;
 # inapplicable uses are refused (exit 2).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -63,6 +66,37 @@ run pdet 3 "${S40[@]}" --batch 16 --deterministic
 same zdet_a zdet_b cmp
 same zdet_a pdet cmp
 
+# --grad-compress with --zero: the 16-bit reduce-scatter. Each element's sum is the same 16-bit
+# rounding of the same pair's fp32 sum as plain --grad-compress's allreduce (one rounding with 2
+# ranks), so the weights equal plain --grad-compress --no-overlap's (one collective after
+# backward, like --zero's) within 1e-5, as plain --zero equals plain DDP; 3 ranks round once per
+# hop in an order of MPI's choosing (reduce-scatter and allreduce may differ): within bf16's
+# test_compress tolerance of fp32, 5e-3 (measured: bitwise equal at 2 and 3 ranks, Open MPI 4.1). --deterministic: bitwise reproducible and bitwise plain
+# --deterministic --grad-compress's (the same widened rows summed in rank order).
+B16=$((235146 * 2 + 2 * 4))
+run zbf16 2 "${S40[@]}" --batch 16 --zero --grad-compress bf16
+run pbf16 2 "${S40[@]}" --batch 16 --grad-compress bf16 --no-overlap
+same zbf16 pbf16
+same zbf16 plain2 5e-3
+! cmp -s "$T/zbf16.bin" "$T/zero2.bin" && ok || bad "--zero --grad-compress bf16: nothing compressed"
+[[ $(json_field "$T/zbf16.json" allreduce_bytes_per_step) == "$B16" ]] && ok ||
+    bad "--zero bf16 bytes: $(json_field "$T/zbf16.json" allreduce_bytes_per_step) (expected $B16)"
+[[ $(json_field "$T/zbf16.json" grad_compress) == bf16 && $(state zbf16) == "$(state zero2)" ]] &&
+    ok || bad "--zero bf16: grad_compress or optimizer_state_bytes"
+run zfp16_ef 2 "${S40[@]}" --batch 16 --zero --grad-compress fp16 --error-feedback
+run pfp16_ef 2 "${S40[@]}" --batch 16 --grad-compress fp16 --error-feedback --no-overlap
+same zfp16_ef pfp16_ef
+run zbf16_3 3 "${S40[@]}" --batch 16 --zero --grad-compress bf16
+run pbf16_3 3 "${S40[@]}" --batch 16 --grad-compress bf16 --no-overlap
+same zbf16_3 pbf16_3 5e-3
+same zbf16_3 plain3 5e-3
+run zbdet_a 3 "${S40[@]}" --batch 16 --zero --grad-compress bf16 --deterministic
+run zbdet_b 3 "${S40[@]}" --batch 16 --zero --grad-compress bf16 --deterministic
+run pbdet 3 "${S40[@]}" --batch 16 --grad-compress bf16 --deterministic
+same zbdet_a zbdet_b cmp
+same zbdet_a pbdet cmp
+same zbdet_a pdet 5e-3
+
 # checkpoints: whole (a --zero --deterministic checkpoint is byte for byte plain's)...
 mpirun_ -np 3 "$BIN/ddp_train" "${COMMON[@]}" --epochs 1 --max-steps 7 --batch 16 --zero \
     --deterministic --checkpoint "$T/zd.ckpt" && ok || bad "zero checkpoint run"
@@ -82,11 +116,17 @@ resume_case() {
     [[ $rc == 75 ]] && grep -q "after step 37: checkpoint written" "$T/$name.err" && ok ||
         bad "$name: stopped run exit $rc: $(head -2 "$T/$name.err")"
     run "$name" "$np2" "${E3[@]}" "$@" --resume "$T/$name.ckpt"
-    same "$name" full
+    same "$name" "${REF:-full}"
 }
 resume_case zero_to_plain 2 "--batch 16 --zero" -- 2 --batch 16
 resume_case plain_to_zero 2 "--batch 16" -- 2 --batch 16 --zero
 resume_case zero_to_zero4 2 "--batch 16 --zero" -- 4 --batch 8 --zero
+# with --grad-compress bf16 (recorded in the checkpoint) both ways, against plain bf16's run
+run full_bf16 2 "${E3[@]}" --batch 16 --grad-compress bf16 --no-overlap
+REF=full_bf16 resume_case zbf16_to_plain 2 "--batch 16 --zero --grad-compress bf16" -- 2 --batch 16 \
+    --grad-compress bf16 --no-overlap
+REF=full_bf16 resume_case plain_to_zbf16 2 "--batch 16 --grad-compress bf16 --no-overlap" -- 2 \
+    --batch 16 --zero --grad-compress bf16
 
 # the up-front memory estimate counts the slice (TDP_TEST_MEM_AVAILABLE=1 refuses, printing it)
 estimate() {

@@ -1,11 +1,16 @@
 /* test_halfprec.c: the 16-bit conversions of --grad-compress (halfprec.h): round to nearest
  * even at the ties, overflow to infinity, NaN and infinities kept, fp16's subnormals, every
  * 16-bit value round-tripped, fp16 against the compiler's _Float16 on a sweep of floats, the
- * rounded sum of the MPI reduction and error feedback's residual. */
+ * rounded sum of the MPI reduction and error feedback's residual; the F16C/AVX2 path against
+ * the scalar reference, bitwise: every 16-bit value, every 257th float (every float with
+ * TDP_TEST_HALF_EXHAUSTIVE=1), the ties and neighbours of every 16-bit value, the sums of a
+ * million pairs and of the special values, error feedback, odd lengths and offsets. */
 #include "halfprec.h"
+#include "halfsimd.h"
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -117,9 +122,143 @@ static void test_sum_and_feedback(void) {
     CHECK(back[0] == 1.0f && back[1] == 0x1p-24f && back[2] == -INFINITY);
 }
 
+#define CHUNK 4096 /* floats per comparison */
+
+static const half_kind_t kinds[2] = {HALF_BF16, HALF_FP16};
+
+/* x[n] through both paths (and with error feedback from resid0[n]): bitwise the same? */
+static long differ_pack(const float *x, const float *resid0, size_t n) {
+    static uint16_t a[CHUNK], b[CHUNK];
+    static float ra[CHUNK], rb[CHUNK];
+    long bad = 0;
+    for (int k = 0; k < 2; k++) {
+        half_pack_scalar(kinds[k], a, x, NULL, n);
+        halfsimd_pack(kinds[k], b, x, NULL, n);
+        bad += memcmp(a, b, n * sizeof *a) != 0;
+        memcpy(ra, resid0, n * sizeof *ra);
+        memcpy(rb, resid0, n * sizeof *rb);
+        half_pack_scalar(kinds[k], a, x, ra, n);
+        halfsimd_pack(kinds[k], b, x, rb, n);
+        bad += memcmp(a, b, n * sizeof *a) != 0 || memcmp(ra, rb, n * sizeof *ra) != 0;
+    }
+    return bad;
+}
+
+/* Every 16-bit value to fp32, and the sum of each with a million partners and the specials. */
+static void test_paths_16(void) {
+    static uint16_t h[65536], in[65536], sa[65536], sb[65536];
+    static float fa[65536], fb[65536];
+    for (uint32_t i = 0; i < 65536; i++)
+        h[i] = (uint16_t)i;
+    for (int k = 0; k < 2; k++) {
+        half_unpack_scalar(kinds[k], fa, h, 65536);
+        halfsimd_unpack(kinds[k], fb, h, 65536);
+        CHECK_MSG(memcmp(fa, fb, sizeof fa) == 0, "%s: 16-bit to fp32 differs",
+                  k ? "fp16" : "bf16");
+        long bad = 0;
+        for (uint32_t c = 0; c < 16; c++) {
+            for (uint32_t i = 0; i < 65536; i++)
+                in[i] = (uint16_t)(i * 40503u + c * 7919u);
+            memcpy(sa, h, sizeof sa);
+            memcpy(sb, h, sizeof sb);
+            half_sum_scalar(kinds[k], in, sa, 65536);
+            halfsimd_sum(kinds[k], in, sb, 65536);
+            bad += memcmp(sa, sb, sizeof sa) != 0;
+        }
+        static const uint16_t sp[] = {0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x0400, 0x3c00,
+                                      0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7c01, 0x7e00, 0xfe01,
+                                      0x7f7f, 0x7f80, 0xff80, 0x7f81, 0x7fc0, 0xffff, 0x0080};
+        const size_t ns = sizeof sp / sizeof sp[0];
+        for (size_t i = 0; i < ns; i++)
+            for (size_t j = 0; j < ns; j++) {
+                uint16_t a[9], b[9], x[9];
+                for (int q = 0; q < 9; q++) /* 8 on the fast path, 1 in the tail */
+                    x[q] = sp[i], a[q] = b[q] = sp[j];
+                half_sum_scalar(kinds[k], x, a, 9);
+                halfsimd_sum(kinds[k], x, b, 9);
+                bad += memcmp(a, b, sizeof a) != 0;
+            }
+        CHECK_MSG(bad == 0, "%s: %ld sums differ", k ? "fp16" : "bf16", bad);
+    }
+}
+
+/* Floats: a sweep (stride 257, or 1), then each 16-bit value's neighbours and ties. */
+static void test_paths_floats(void) {
+    static float x[CHUNK], r0[CHUNK];
+    const uint64_t stride = getenv("TDP_TEST_HALF_EXHAUSTIVE") ? 1 : 257;
+    uint32_t seed = 12345;
+    long bad = 0;
+    size_t n = 0;
+    for (uint64_t u = 0; u <= 0xffffffffu; u += stride) {
+        uint32_t v = (uint32_t)u;
+        memcpy(&x[n], &v, sizeof v);
+        seed = seed * 1664525u + 1013904223u; /* a residual of up to 2^-8 of x, either sign */
+        r0[n] = x[n] * (float)((int32_t)seed >> 8) * 0x1p-31f;
+        if (++n == CHUNK)
+            bad += differ_pack(x, r0, n), n = 0;
+    }
+    bad += differ_pack(x, r0, n);
+    n = 0;
+    for (int k = 0; k < 2; k++)
+        for (uint32_t h = 0; h < 65535; h++) {
+            float lo = k ? fp16_to_float((uint16_t)h) : bf16_to_float((uint16_t)h);
+            float hi = k ? fp16_to_float((uint16_t)(h + 1)) : bf16_to_float((uint16_t)(h + 1));
+            float mid = (lo + hi) / 2; /* exact for neighbours of the same sign */
+            uint32_t b[2];
+            memcpy(&b[0], &lo, sizeof lo);
+            memcpy(&b[1], &mid, sizeof mid);
+            for (int w = 0; w < 2; w++)
+                for (int d = -2; d <= 2; d++) {
+                    uint32_t v = b[w] + (uint32_t)d;
+                    memcpy(&x[n], &v, sizeof v);
+                    r0[n] = 0.0f;
+                    if (++n == CHUNK)
+                        bad += differ_pack(x, r0, n), n = 0;
+                }
+        }
+    bad += differ_pack(x, r0, n);
+    CHECK_MSG(bad == 0, "%ld chunks of floats convert differently on the two paths", bad);
+}
+
+/* Lengths 0..40 at offsets 0..3: the tails and unaligned buffers. */
+static void test_paths_lengths(void) {
+    float x[48], ra[48], rb[48], fa[48], fb[48];
+    uint16_t a[48], b[48], c[48];
+    long bad = 0;
+    for (int i = 0; i < 48; i++)
+        x[i] = (float)(i * 37 % 11) * 0.3f - 1.1f;
+    for (int k = 0; k < 2; k++)
+        for (size_t off = 0; off < 4; off++)
+            for (size_t n = 0; n <= 40; n++) {
+                memset(a, 0xab, sizeof a), memset(b, 0xab, sizeof b);
+                memset(ra, 0, sizeof ra), memset(rb, 0, sizeof rb);
+                half_pack_scalar(kinds[k], a + off, x + off, ra + off, n);
+                halfsimd_pack(kinds[k], b + off, x + off, rb + off, n);
+                half_unpack_scalar(kinds[k], fa, a, 48);
+                halfsimd_unpack(kinds[k], fb, b, 48);
+                memcpy(c, a, sizeof c);
+                half_sum_scalar(kinds[k], c + 1, a + off, n);
+                halfsimd_sum(kinds[k], c + 1, b + off, n);
+                bad += memcmp(ra, rb, sizeof ra) != 0 || memcmp(fa, fb, sizeof fa) != 0;
+                bad += memcmp(a, b, sizeof a) != 0;
+            }
+    CHECK_MSG(bad == 0, "%ld odd lengths or offsets differ", bad);
+}
+
+static void test_paths(void) {
+    if (!halfsimd_supported()) {
+        printf("no F16C/AVX2 here: the scalar path alone\n");
+        return;
+    }
+    test_paths_16();
+    test_paths_floats();
+    test_paths_lengths();
+}
+
 int main(void) {
     test_bf16();
     test_fp16();
     test_sum_and_feedback();
+    test_paths();
     return check_summary();
 }
