@@ -54,12 +54,18 @@ def skeleton(model, width=4):
     return f.name
 
 
-def per_call(fn, n):
+def per_call(fn, n, batches=5):
+    """Microseconds per call of fn: the median of `batches` batch means over n calls in all (a
+    stray pause of the machine inflates one batch, not the result)."""
     fn()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter() - t0) / n * 1e6
+    m = max(1, n // batches)
+    means = []
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        for _ in range(m):
+            fn()
+        means.append((time.perf_counter() - t0) / m * 1e6)
+    return sorted(means)[len(means) // 2]
 
 
 def in_threads(fns, n, count=None):
@@ -309,7 +315,7 @@ def loop_contention(n):
     return dict(loop_threads_over_serial=thr / seq)
 
 
-def tinyddp_master(ddp_train, model, steps=60):
+def tinyddp_master(ddp_train, model, steps=200):
     """tinyddp's own C time for the master's phases on `model` (ddp_train --mode dp --workers 2
     --dp-cache, no --gil): replicate per replica, gather and the optimizer per step, microseconds.
     None without a binary (the per-MB costs then count PyTorch's whole time)."""
@@ -385,6 +391,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="skip the numpy and switch-interval parts")
     ap.add_argument("--loop-n", type=int, default=5_000_000,
                     help="count(N) of the loop-contention part (the notebook: 10^8)")
+    ap.add_argument("--mb-model", help="the model whose own sizes give the per-MB costs (default "
+                    "--model; the largest shipped, models/wide.cfg, divides the timing noise by its "
+                    "7.5 MB)")
     ap.add_argument("--ddp-train", help="tinyddp's ddp_train: the per-MB costs count only what "
                     "PyTorch spends beyond its C loops (without it: PyTorch's whole time)")
     a = ap.parse_args()
@@ -394,8 +403,9 @@ def main():
     lc, fb = layer_costs(skel, a.repeat)
     hf = held_fraction(fb, a.repeat)
     mc = master_costs(skel, 2, a.repeat)
-    real = master_costs(a.model, 2, max(10, a.repeat // 10))
-    tdp = tinyddp_master(a.ddp_train, a.model)
+    mb_model = a.mb_model or a.model
+    real = master_costs(mb_model, 2, max(25, a.repeat // 4))
+    tdp = tinyddp_master(a.ddp_train, mb_model)
     pm = per_mb(mc, real, tdp)
     dc = dp_contention(skel, a.repeat // 2)
     os.unlink(skel)
@@ -410,7 +420,7 @@ def main():
         res.update(dp_timeline(a.model, 64, a.repeat // 2))
     note = (f"measured by scripts/py/gil_probe.py, torch {torch.__version__}, python "
             f"{sys.version.split()[0]}, model {'-'.join(map(str, sizes))}'s layers at width 4, load "
-            f"{os.getloadavg()[0]:.2f}; per MB: the model's own sizes, "
+            f"{os.getloadavg()[0]:.2f}; per MB: {os.path.basename(mb_model)}'s own sizes, "
             f"{'less ddp_train --mode dp --dp-cache' if tdp else 'PyTorch whole (no ddp_train given)'}")
     print(f"# {note}")
     for k, v in res.items():
