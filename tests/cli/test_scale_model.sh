@@ -6,7 +6,8 @@
 #  3. Open MPI's choice of algorithm by size and ranks;
 #  4. one host from the DDP-shaped bench (shm_iallreduce rows), and the fallback without them;
 #  5. the compute of P ranks on one host from the co-running measurement (corun), s not counted
-#     twice, and the fallback of older inputs (s x the serial run);
+#     twice, in lockstep (E[max] of the processes' step i) within the cores, and the fallbacks of
+#     older inputs (no lockstep_s: the median step; no corun: s x the serial run);
 #  6. bad options exit 2 with one line naming the option, and print nothing on stdout.
 # Prints "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
@@ -146,6 +147,7 @@ has "$T/co" "| np=4, 1 host | binomial (libnbc) | 4000 us | 832 us | 52,980 | 90
 has "$T/co" "| np=1, 1 host | - | 1100 us |" "np=1 keeps the serial run"
 has "$T/co" "| np=2, 2 hosts, 10gbit | binomial (libnbc) | 1100 us |" "2 hosts keep the serial run"
 has "$T/co" "Note: one host, P ranks: compute = the measured step of P serial processes at once (corun: P = 2, 4;" "the note names the co-run"
+has "$T/co" "no lockstep measured (an older file)." "co-run without lockstep_s: the median step, and say so"
 has "$T/co" "# co-running serial processes (compute of P ranks on this machine): P=2 1500.0 us a step (1.36x serial), P=4 4000.0 us a step (3.64x serial)" "header"
 has "$T/out" "Note: one host, P ranks: compute = s x the serial run's (these inputs have no corun measurement: an older file)." "old inputs: the serial run x s, and say so"
 # --predict: with --shared-cores the co-run (ZeRO: 3800 + 200 / 4 = 3850 us); without, one rank per
@@ -154,6 +156,32 @@ co --predict 4:1 --shared-cores --variants fp32+zero >"$T/co1" 2>&1
 has "$T/co1" "compute 3850.000 us" "--predict 4:1 --shared-cores: the co-run, optimizer / P"
 co --predict 4:1 >"$T/co2" 2>&1
 has "$T/co2" "compute 1100.000 us" "--predict 4:1: one rank per core, the serial run"
+# lockstep (the slower process's step): P=2 lockstep 1800 us against the median 1500 us; P=4
+# past the cores (bound false) keeps the median step (4000 us) though it has a lockstep_s
+inputs_with lk "d['corun'] = {'2': {'step_s': 0.0015, 'optimizer_s': 0.0001, 'lockstep_s': 0.0018, 'bound': True}, '4': {'step_s': 0.004, 'optimizer_s': 0.0002, 'lockstep_s': 0.006, 'bound': False}}"
+lk() { timeout -k 5 30 "$SM" --inputs "$T/lk.json" "$@"; }
+lk >"$T/lk" 2>&1
+# np=2: compute 1800 us, comm 208 us; 128 / 2008 us = 63,745 samples/s (-36.3%)
+has "$T/lk" "| np=2, 1 host | binomial (libnbc) | 1800 us | 208 us | 63,745 | 100,000 | -36.3% | compute |" "np=2 lockstep compute"
+has "$T/lk" "| np=4, 1 host | binomial (libnbc) | 4000 us | 832 us | 52,980 | 90,000 | -41.1% |" "np=4 past the cores: the median step"
+has "$T/lk" "in lockstep (the slower process's step, mean over steps) for P = 2; the median step for P = 4." "the note names the lockstep"
+has "$T/lk" "P=2 1500.0 us a step (1.36x serial, lockstep 1800.0 us)" "header shows the lockstep"
+# ZeRO: 1800 - 100 + 100 / 2 = 1750 us
+lk --predict 2:1 --shared-cores --variants fp32+zero >"$T/lk1" 2>&1
+has "$T/lk1" "compute 1750.000 us" "--predict 2:1 --shared-cores: lockstep, optimizer / P"
+# E[max]: steps (1, 3) ms and (2, 1) ms: max 2 and 3, mean 2.5 ms (the means are 2 and 1.5);
+# steps paired by index up to the shorter process; the metrics clocks: step 1 and the step
+# across the epoch's end left out (0.5, 0.501, 0.503 s, an epoch record, 0.7 s: 1 and 2 ms)
+printf '%s\n' '{"kind": "step", "step": 1, "epoch": 1, "seconds": 0.5}' '{"kind": "step", "step": 2, "epoch": 1, "seconds": 0.501}' \
+    '{"kind": "step", "step": 3, "epoch": 1, "seconds": 0.503}' '{"kind": "epoch", "step": 3, "epoch": 1, "seconds": 0.6}' \
+    '{"kind": "step", "step": 4, "epoch": 2, "seconds": 0.7}' >"$T/m.jsonl"
+python3 -c "import sys; sys.path.insert(0, '$SRC/scripts/py'); from scale import corun
+print(round(corun.lockstep([[0.001, 0.003], [0.002, 0.001, 0.009]]) * 1e6, 3), corun.lockstep([[], [1.0]]),
+      [round(x * 1e3, 3) for x in corun.step_times('$T/m.jsonl')])
+s = corun.summarize([([(0.001, 1e-4), (0.003, 1e-4)], 0.01, 0.004), ([(0.002, 2e-4), (0.004, 1e-4)], 0.02, 0.005)], True)
+print(round(s['lockstep_s'] * 1e6, 3), s['lockstep_runs_us'])" >"$T/lock" 2>&1
+has "$T/lock" "2500.0 None [1.0, 2.0]" "lockstep = mean of the per-step max; the metrics' step times"
+has "$T/lock" "4500.0 [4000.0, 5000.0]" "lockstep in the summary: median over rounds"
 # the measurement's summary: median over processes and rounds (1, 3, 2, 4 ms: 2.5 ms), the longest hold
 python3 -c "import sys; sys.path.insert(0, '$SRC/scripts/py'); from scale import corun
 s = corun.summarize([([(0.001, 1e-4), (0.003, 1e-4)], 0.01), ([(0.002, 2e-4), (0.004, 1e-4)], 0.02)], True)
@@ -172,11 +200,13 @@ a = types.SimpleNamespace(root='$SRC', bin='$BIN', model_path='$SRC/models/tiny.
 r = measure.Runner(a, print)
 try:
     res = corun.start_together(r, 2, 10)
-    print('procs', len(res), all(j['steps'] == 10 and j['train_seconds'] > 0 for j, _ in res),
-          sorted(h == 0.0 for _, h in res), r.tmp)
+    print('procs', len(res), all(j['steps'] == 10 and j['train_seconds'] > 0 for j, _, _ in res),
+          sorted(h == 0.0 for _, h, _ in res), r.tmp)
+    print('steps timed', all(len(d) >= 5 and min(d) > 0 for _, _, d in res), corun.lockstep([d for _, _, d in res]) > 0)
 finally:
     shutil.rmtree(r.tmp)" >"$T/once" 2>&1
 has "$T/once" "procs 2 True [False, True]" "2 processes started together: one held, the last not"
+has "$T/once" "steps timed True True" "each process's step times from its metrics; a lockstep step"
 check "the co-run round's folder removed" test ! -e "$(awk '/^procs/ {print $5}' "$T/once")"
 
 # ---------------------------------------------------------------- 6. bad options
@@ -206,6 +236,8 @@ inputs_with badrow "d['shm_iallreduce'] = {'rows': [[1000, 0]]}"
 bad_opt "a malformed shm_iallreduce row" "shm_iallreduce: a row is not [bytes, bucket bytes, seconds]" --inputs "$T/badrow.json"
 inputs_with badco "d['corun'] = {'2': {'step_s': 1e-4, 'optimizer_s': 2e-4}}"
 bad_opt "a malformed corun entry" "corun: entry '2' is not ranks -> {step_s > optimizer_s >= 0}" --inputs "$T/badco.json"
+inputs_with badlk "d['corun'] = {'2': {'step_s': 1e-3, 'optimizer_s': 2e-4, 'lockstep_s': 1e-4}}"
+bad_opt "a malformed lockstep_s" "corun: entry '2': lockstep_s is not a number > optimizer_s" --inputs "$T/badlk.json"
 check "no file left by --save" test ! -e "$T/x.json"
 
 finish

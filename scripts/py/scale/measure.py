@@ -8,7 +8,7 @@ the call as DDP makes it (--call iallreduce --bucket-kb B: the gradient's bytes 
 buckets, fp32 and bf16-sized, and in one call), once per round between the runs (shm_iallreduce:
 the median of the rounds); the np=2 fp32 run, the check that decides, runs --np2-repeats times,
 spread over the rounds. Once a round, P serial processes run at once for each P of the one-host
-checks (2 and 4: corun.py), for the compute of P ranks that share the machine.
+checks (2 and 4: corun.py), for the compute of P ranks that share the machine, in lockstep.
 """
 import math
 import json
@@ -238,8 +238,10 @@ def measure_all(a, log, r):
                             max(a.np2_repeats, a.repeats), "bench"):
             if c[0] == "corun":
                 co[c[1]].append(corun.corun_once(r, c[1], a.steps))
-                log(f"{c[1]} serial processes at once: {statistics.median(s for s, _ in co[c[1]][-1][0]) * 1e6:.0f} us "
-                    f"a step (started together: held up to {co[c[1]][-1][1] * 1e3:.0f} ms, load {loadavg()})")
+                procs, held, lock = co[c[1]][-1]
+                log(f"{c[1]} serial processes at once: {statistics.median(s for s, _ in procs) * 1e6:.0f} us "
+                    f"a step, lockstep (the slower one's) {(lock or 0) * 1e6:.0f} us (started together: "
+                    f"held up to {held * 1e3:.0f} ms, load {loadavg()})")
                 continue
             if c == "bench":
                 gb = out.get("grad_bytes", out["params"] * 4 + 8)

@@ -10,6 +10,12 @@ step = compute + exposed communication, where
   compute  = fb_P + optimizer_P / (P if ZeRO else 1)   (no s: past the cores the measured
              processes were time-shared too, so the oversubscription is in fb_P already; s still
              multiplies the one-host comm below)
+  fb_P     = lock_P - optimizer_P,  lock_P = mean over steps i of max over the P processes of
+             d_p,i (d_p,i: process p's step i, from its --metrics clock; corun.lockstep): DDP's
+             ranks end every step in a collective, so a step costs the slower rank's compute
+             (E[max]), not the mean. Within the cores only; past them (time-shared, steps cannot
+             be paired) and in older inputs (no lockstep_s) fb_P = the co-run's median step less
+             optimizer_P, and the note says so.
              An older inputs file (no corun for P) falls back to s x the serial run's, and says so.
   comm     = the allreduce of n bytes (n halved by 16-bit compression) by the chosen algorithm;
              ZeRO-1: a reduce-scatter + an allgather of n (ring)
@@ -99,9 +105,15 @@ def shm_source(inp):
 
 def compute_source(inp):
     """what the one-host compute of several ranks is taken from, for the tables' note"""
-    if inp.get("corun"):
+    co = inp.get("corun")
+    if co:
+        lock = sorted((k for k, v in co.items() if corun.lockstep_used(v)), key=int)
+        mean = sorted((k for k in co if k not in lock), key=int)
         return ("one host, P ranks: compute = the measured step of P serial processes at once (corun: P = "
-                + ", ".join(sorted(inp["corun"], key=int)) + "; past the cores the time-sharing is in it, not s)")
+                + ", ".join(sorted(co, key=int)) + "; past the cores the time-sharing is in it, not s); "
+                + (("in lockstep (the slower process's step, mean over steps) for P = " + ", ".join(lock))
+                   if lock else "no lockstep measured (an older file)")
+                + ("; the median step for P = " + ", ".join(mean) if lock and mean else ""))
     return ("one host, P ranks: compute = s x the serial run's (these inputs have no corun "
             "measurement: an older file)")
 
@@ -124,11 +136,12 @@ def predict(inp, ranks, hosts, link, compress=False, zero=False, algorithm="auto
     co = corun.compute(inp, ranks) if (cores and hosts == 1 and ranks > 1) else None
     if co:  # measured co-running: the oversubscription s is in it already
         compute, cs = co[0] + co[1] / (ranks if zero else 1) + conv, co[0] / fb
+        csrc = "co-run lockstep" if co[2] else "co-run"
     else:
-        compute, cs = s * (fb + opt + conv), s
+        compute, cs, csrc = s * (fb + opt + conv), s, "serial"
     out = dict(ranks=ranks, hosts=hosts, link=link if ranks > 1 else "-", oversub=s, compute_s=compute,
                backward_s=cs * bwd, comm_s=0.0, lat_s=0.0, bw_s=0.0, exposed_s=0.0, algorithm="-",
-               bytes=n, link_note="", comm_source="formula", compute_source="co-run" if co else "serial")
+               bytes=n, link_note="", comm_source="formula", compute_source=csrc)
     if ranks > 1:
         lname = "shm" if hosts == 1 else link
         a, B, note = link_params(inp, lname)

@@ -23,7 +23,7 @@ def checked_rows(inp, a):
             note.append("the bf16 CPU cost is derived from this run: not a check")
         if p["oversub"] > 1:
             note.append(f"{m['ranks']} ranks on {inp.get('cores')} cores: " + (
-                "compute co-run (time-sharing in it)" if p["compute_source"] == "co-run"
+                "compute co-run (time-sharing in it)" if p["compute_source"].startswith("co-run")
                 else f"compute x{p['oversub']:g}"))
         rows.append((label(m), p, m["samples_per_s"], err, "; ".join(note)))
     return rows
@@ -112,6 +112,7 @@ def header(inp):
     if co:
         lines.append("# co-running serial processes (compute of P ranks on this machine): " + ", ".join(
             f"P={k} {v['step_s'] * 1e6:.1f} us a step ({v['step_s'] / c['step_s']:.2f}x serial"
+            + (f", lockstep {v['lockstep_s'] * 1e6:.1f} us" if "lockstep_s" in v else "")
             + (f", barrier held up to {v['held_s'] * 1e3:.0f} ms" if "held_s" in v else "") + ")"
             for k, v in sorted(co.items(), key=lambda t: int(t[0]))))
     sh = (inp.get("shm_iallreduce") or {}).get("rows")
