@@ -4,8 +4,20 @@
 The C trainer dumps its initial weights (--max-steps 0) and its weights after K steps. PyTorch
 builds the same MLP from the initial weights, trains K steps on the same batches (the project's
 splitmix64 shuffle, reimplemented here, so the test also pins the shuffle down) with the same
-SGD hyperparameters and cosine learning-rate schedule, and the weights must agree within 1e-4 relative. K crosses an epoch
-boundary, so the second epoch's order is checked too. Prints "N passed, N failed".
+SGD hyperparameters and cosine learning-rate schedule, and the weights must agree: every layer's W
+within TOL_W relative (norm and largest element), its b within TOL_B. K crosses an epoch boundary,
+so the second epoch's order is checked too. Prints "N passed, N failed".
+
+Why two tolerances: the two trainers' matrix products round differently (another BLAS kernel,
+another summation order), and over 35 x 2048 x 384 ReLU decisions one pre-activation within a
+rounding of 0 can go the other way. That sample's gradient then differs for one unit, and training
+amplifies it. On an Intel Xeon (AVX-512; PyTorch's OpenBLAS 0.3.21 single-threaded with its
+SkylakeX kernels) one such decision at step 6 left, at K = 30 and 35, W up to 4.2e-5 and b up to
+3.2e-4 apart (PyTorch with OpenBLAS's Haswell kernels against itself with the SkylakeX ones; the
+C trainer agreed with the Haswell run to 1e-6). The biases are ~20x smaller than the weights, so
+the same step is a larger fraction of them. What the test is for is larger: weight decay left out
+moves every W by 1.0e-3 to 1.1e-3 and every b by 6.7e-4 to 3.0e-3 (measured the same way), and a
+wrong momentum, schedule or shuffle more.
 """
 import math
 import os
@@ -25,6 +37,7 @@ BIN = os.environ.get("TDP_BIN", "build/bin")
 M64 = (1 << 64) - 1
 
 passed = failed = 0
+TOL_W, TOL_B = 2e-4, 1e-3
 
 
 def check(cond, what):
@@ -140,7 +153,8 @@ def main():
             rel = np.linalg.norm(t - c) / max(np.linalg.norm(t), 1e-12)
             mx = np.abs(t - c).max() / max(np.abs(t).max(), 1e-12)
             print(f"layer {li} {name}: relative difference (norm) {rel:.2e}, (max) {mx:.2e}")
-            check(rel <= 1e-4 and mx <= 1e-4, f"layer {li} {name}: {rel:.2e} / {mx:.2e} > 1e-4")
+            tol = TOL_W if name == "W" else TOL_B
+            check(rel <= tol and mx <= tol, f"layer {li} {name}: {rel:.2e} / {mx:.2e} > {tol:g}")
         moved = np.linalg.norm(wc - w0_) / np.linalg.norm(w0_)
         check(moved > 1e-2, f"layer {li}: weights barely moved ({moved:.2e}): trivial pass")
     print(f"loss after {steps} steps (PyTorch, last batch): {loss.item():.4f}")
