@@ -77,7 +77,8 @@ static int check_files(const setup_t *s, tdp_err_t *err) {
 
 /* tests: TDP_TEST_SETUP_WAIT=FILE [TDP_TEST_SETUP_WAIT_RANK=R]: at the end of set-up, write
  * this process's id to FILE and wait, as a slow set-up would, until a stop signal comes or FILE
- * is removed (60 s at most). */
+ * is removed (60 s at most; polled every millisecond: scripts/py/scale/corun.py releases
+ * co-running processes with it, and they must start within a few steps of each other). */
 static void test_setup_wait(void) {
     const testhooks_t *h = testhooks();
     const char *f = h->setup_wait, *me = getenv("OMPI_COMM_WORLD_RANK");
@@ -90,8 +91,8 @@ static void test_setup_wait(void) {
         fprintf(stderr, "%s: TDP_TEST_SETUP_WAIT: %s\n", prog, err.msg);
         return;
     }
-    struct timespec ts = {0, 10000000};
-    for (int i = 0; i < 6000 && stop_signal == 0 && access(f, F_OK) == 0; i++)
+    struct timespec ts = {0, 1000000};
+    for (int i = 0; i < 60000 && stop_signal == 0 && access(f, F_OK) == 0; i++)
         nanosleep(&ts, NULL);
 }
 

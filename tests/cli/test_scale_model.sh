@@ -187,13 +187,26 @@ python3 -c "import sys; sys.path.insert(0, '$SRC/scripts/py'); from scale import
 s = corun.summarize([([(0.001, 1e-4), (0.003, 1e-4)], 0.01), ([(0.002, 2e-4), (0.004, 1e-4)], 0.02)], True)
 print(round(s['step_s'] * 1e6, 3), round(s['optimizer_s'] * 1e6, 3), s['held_s'], s['runs_us'])" >"$T/sum" 2>&1
 has "$T/sum" "2500.0 100.0 0.02 [1000.0, 3000.0, 2000.0, 4000.0]" "co-run summary"
-# the barrier's check: a held process's loop seconds less train_seconds (evaluations 0.2 s, as
-# the never-held one's) must cover its hold: 0.3 s held, 0.5 s extra: before training; 0.45 s
-# held: 0.5 < 0.45 + 0.1, the hold fell inside the timed steps
-python3 -c "import sys; sys.path.insert(0, '$SRC/scripts/py'); from scale import corun
-j = lambda s: {'seconds': s, 'train_seconds': 0.5}
-print(corun.outside_hold([(j(1.0), 0.3), (j(0.7), 0.0)]), corun.outside_hold([(j(1.0), 0.45), (j(0.7), 0.0)]))" >"$T/hold" 2>&1
-has "$T/hold" "True False" "a hold inside the timed steps is detected"
+# the barrier: two stand-in processes (sh) that write their TDP_TEST_SETUP_WAIT file at 0 s and
+# 0.3 s and each wait for its removal; both released together, the first held ~0.3 s, the last 0;
+# one that exits before its file exists is an error naming it
+python3 -c "import sys, subprocess, tempfile, os, time; sys.path.insert(0, '$SRC/scripts/py'); from scale import corun
+d = tempfile.mkdtemp(dir='$T')
+w = [os.path.join(d, f'w{i}') for i in range(2)]
+sh = 'sleep \$1; echo \$\$ > \$2; n=0; while [ -e \$2 ] && [ \$n -lt 3000 ]; do sleep 0.01; n=\$((n+1)); done; date +%s.%N > \$2.out'
+ps = [subprocess.Popen(['sh', '-c', sh, 'sh', s, f]) for s, f in zip(('0', '0.3'), w)]
+h = corun.barrier(list(zip(ps, w)))
+[p.wait(timeout=10) for p in ps]
+t = [float(open(f + '.out').read()) for f in w]
+print('held', 0.2 < h[0] < 2.0, h[1] == 0.0, 'released together', abs(t[0] - t[1]) < 0.1, 'files gone', not any(os.path.exists(f) for f in w))
+q = subprocess.Popen(['sh', '-c', 'echo no data here; exit 2'], stdout=subprocess.PIPE)
+try:
+    corun.barrier([(q, os.path.join(d, 'never'))])
+except RuntimeError as e:
+    print('early exit:', str(e).replace(chr(10), ' | '))" >"$T/hold" 2>&1
+has "$T/hold" "held True True released together True files gone True" "the barrier holds the first until the last is set up, releases both"
+has "$T/hold" "early exit: a co-running process ended (exit 2) before its set-up was done" "a process that ends early is named"
+has "$T/hold" "no data here" "with its output"
 # one real start: 2 serial processes of the tiny model at once (10 steps), through the barrier
 python3 -c "import sys, types, shutil; sys.path.insert(0, '$SRC/scripts/py'); from scale import corun, measure
 a = types.SimpleNamespace(root='$SRC', bin='$BIN', model_path='$SRC/models/tiny.cfg', batch=8, nice=0)

@@ -8,12 +8,14 @@ it, and past the cores (4 on 2) so is the time-sharing, since a descheduled proc
 longer in wall time. The inputs keep, per P, the median over the processes and the rounds.
 
 They start training together: loading the data takes each process a different time (0.4 s for
-Fashion-MNIST alone, up to 0.7 s apart for 4 processes on 2 loaded cores, against 0.3-1.5 s of
-training), so each one is stopped (SIGSTOP) when it prints its last start-up line (`blas:`,
-flushed before the training loop) and all are continued (SIGCONT) when the last one has printed
-it. The stop falls in the untimed evaluation of the test set that opens trainer_run (about 70 ms
-alone); a round where a process's JSON shows otherwise (outside_hold) is run again. held_s keeps
-the longest hold of the worst round.
+Fashion-MNIST alone, up to 0.7 s apart for 4 processes on 2 loaded cores, against 0.1-1.5 s of
+training), so each one waits at the end of its set-up (ddp_train's TDP_TEST_SETUP_WAIT=FILE hook:
+it writes its process id to FILE and polls every millisecond until FILE is removed), and all are
+released (their files removed) when the last one has written its file. The wait is before the
+loop, so it is never in train_seconds, whatever the machine's speed. held_s keeps the longest
+hold of the worst round. (The first barrier stopped each process with SIGSTOP when it printed its
+last start-up line: on a fast machine, 4 processes on 2 cores, the stop came after the untimed
+evaluation, inside the timed steps, in 3 rounds of 3.)
 
 The lockstep: DDP's ranks end every step in a collective, so each step costs the slower rank's
 compute, not the mean. Each process also writes a --metrics record every step (--log-every 1
@@ -28,36 +30,17 @@ used).
 """
 import json
 import os
-import selectors
-import signal
 import statistics
 import subprocess
 import time
 
 
-READY = b"\nblas: "  # ddp_train's last start-up line, printed (and flushed) just before training
-
-
-def corun_once(r, p, steps, tries=3):
+def corun_once(r, p, steps):
     """one round of p serial processes at once: [(step_s, optimizer_s)] per process, the longest
-    time one of them waited at the barrier (s) and the lockstep step (s, lockstep()); a round whose hold fell inside a
-    process's timed training (outside_hold) runs again, up to `tries` times"""
-    for _ in range(tries):
-        res = start_together(r, p, steps)
-        if outside_hold([(j, h) for j, h, _d in res]):
-            return ([(j["train_seconds"] / j["steps"], j.get("optimizer_seconds", 0.0) / j["steps"])
-                     for j, _h, _d in res], max(h for _j, h, _d in res), lockstep([d for _j, _h, d in res]))
-    raise RuntimeError(f"{p} serial processes at once: the barrier's stop fell inside the timed "
-                       f"training {tries} times (a loaded machine?)")
-
-
-def outside_hold(res):
-    """whether every hold fell before the timed training: a held process's loop (JSON seconds)
-    includes its hold, its train_seconds must not; so its seconds - train_seconds (evaluations
-    and hold) is at least its hold plus half the evaluations of the process never held"""
-    free = [j["seconds"] - j["train_seconds"] for j, h in res if h == 0.0]
-    ev = min(free) if free else 0.0
-    return all(j["seconds"] - j["train_seconds"] >= h + ev / 2 for j, h in res if h > 0.0)
+    time one of them waited at the barrier (s) and the lockstep step (s, lockstep())"""
+    res = start_together(r, p, steps)
+    return ([(j["train_seconds"] / j["steps"], j.get("optimizer_seconds", 0.0) / j["steps"])
+             for j, _h, _d in res], max(h for _j, h, _d in res), lockstep([d for _j, _h, d in res]))
 
 
 def start_together(r, p, steps):
@@ -73,11 +56,13 @@ def start_together(r, p, steps):
             cmd = r.nice + [x for x in r.train(steps, ["--mode", "serial"]) if x != "--quiet"] + [
                 "--json", path, "--progress", "off", "--log-every", "1", "--metrics", path + "l"]
             pin = (lambda c=cpus[i]: os.sched_setaffinity(0, {c})) if bind else None
+            ready = os.path.join(r.tmp, f"c{r.n}.ready")
+            env = dict(r.env, TDP_TEST_SETUP_WAIT=ready)
             procs.append((subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                           env=r.env, preexec_fn=pin), path, cmd))
-        held = barrier([q for q, _p, _c in procs])
+                                           env=env, preexec_fn=pin), path, cmd, ready))
+        held = barrier([(q, w) for q, _p, _c, w in procs])
         out = []
-        for (proc, path, cmd), h in zip(procs, held):
+        for (proc, path, cmd, _w), h in zip(procs, held):
             text, _ = proc.communicate(timeout=600)
             if proc.returncode != 0:
                 raise RuntimeError(f"failed (exit {proc.returncode}): {' '.join(cmd)}\n"
@@ -86,40 +71,39 @@ def start_together(r, p, steps):
                 out.append((json.load(f), h, step_times(path + "l")))
         return out
     finally:
-        for q, _p, _c in procs:
+        for q, _p, _c, w in procs:
             if q.poll() is None:
-                q.send_signal(signal.SIGCONT)
                 q.kill()
                 q.wait()
+            if os.path.exists(w):
+                os.unlink(w)
 
 
-def barrier(procs):
-    """the processes started together: each one stopped (SIGSTOP) as soon as it prints its last
-    start-up line, all continued (SIGCONT) when the last one has; returns the seconds each was
-    held. A process that ends or fails before it prints it releases the others."""
-    sel = selectors.DefaultSelector()
-    seen = {}
-    for i, q in enumerate(procs):
-        sel.register(q.stdout, selectors.EVENT_READ, i)
-        seen[i] = b"\n"
-    held, waiting = [0.0] * len(procs), set(range(len(procs)))
-    while waiting:
-        for key, _ev in sel.select(timeout=600):
-            i = key.data
-            chunk = os.read(key.fileobj.fileno(), 65536)
-            seen[i] += chunk
-            if READY in seen[i] or not chunk:
-                sel.unregister(key.fileobj)
-                waiting.discard(i)
-                if waiting and chunk:
-                    procs[i].send_signal(signal.SIGSTOP)
-                    held[i] = -time.monotonic()
-    t = time.monotonic()
-    for i, q in enumerate(procs):
-        if held[i]:
-            q.send_signal(signal.SIGCONT)
-            held[i] += t
-    return held
+def barrier(procs, timeout=600.0, poll=0.001):
+    """the processes started together: procs is [(Popen, its TDP_TEST_SETUP_WAIT file)]; each
+    writes its file at the end of its set-up and waits until the file is removed. When every
+    file exists, all are removed at once. Returns the seconds each was held (the last: 0). A
+    process that ends before it writes its file, or a wait past timeout, raises RuntimeError
+    (the caller kills the others)."""
+    seen = [None] * len(procs)
+    t0 = time.monotonic()
+    while None in seen:
+        now = time.monotonic()
+        for i, (q, w) in enumerate(procs):
+            if seen[i] is None and os.path.exists(w):
+                seen[i] = now
+            elif seen[i] is None and q.poll() is not None:
+                text = q.stdout.read().decode(errors="replace") if q.stdout else ""
+                raise RuntimeError(f"a co-running process ended (exit {q.returncode}) before its "
+                                   f"set-up was done: {' '.join(q.args)}\n{text[-2000:]}")
+        if None in seen:
+            if now - t0 > timeout:
+                raise RuntimeError(f"co-running processes not set up after {timeout:.0f} s")
+            time.sleep(poll)
+    t = max(seen)
+    for _q, w in procs:
+        os.unlink(w)
+    return [t - x for x in seen]
 
 
 def step_times(path):
