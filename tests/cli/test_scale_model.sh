@@ -8,7 +8,8 @@
 #  5. the compute of P ranks on one host from the co-running measurement (corun), s not counted
 #     twice, in lockstep (E[max] of the processes' step i) within the cores, and the fallbacks of
 #     older inputs (no lockstep_s: the median step; no corun: s x the serial run);
-#  6. bad options exit 2 with one line naming the option, and print nothing on stdout.
+#  6. bad options exit 2 with one line naming the option, and print nothing on stdout; a
+#     measurement that fails exits 1 naming it, with no traceback and nothing saved.
 # Prints "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -252,5 +253,18 @@ bad_opt "a malformed corun entry" "corun: entry '2' is not ranks -> {step_s > op
 inputs_with badlk "d['corun'] = {'2': {'step_s': 1e-3, 'optimizer_s': 2e-4, 'lockstep_s': 1e-4}}"
 bad_opt "a malformed lockstep_s" "corun: entry '2': lockstep_s is not a number > optimizer_s" --inputs "$T/badlk.json"
 check "no file left by --save" test ! -e "$T/x.json"
+# a measurement that fails (a ddp_train that exits 1): exit 1, the command and its output on
+# stderr, no traceback, nothing saved
+mkdir -p "$T/badbin"
+printf '#!/bin/sh\necho "ddp_train: cannot run here" >&2\nexit 1\n' >"$T/badbin/ddp_train"
+chmod +x "$T/badbin/ddp_train"
+timeout -k 5 30 "$SM" --measure --no-cluster --bin "$T/badbin" --save "$T/meas.json" >"$T/mo" 2>"$T/me"
+st=$?
+check "failed --measure: exit 1 (got $st)" test $st = 1
+has "$T/me" "scale-model: --measure failed, nothing saved: failed (exit 1):" "failed --measure names the failure"
+has "$T/me" "ddp_train: cannot run here" "with the command's output"
+check "failed --measure: no traceback" sh -c "! grep -q Traceback '$T/me'"
+check "failed --measure: nothing on stdout" test ! -s "$T/mo"
+check "failed --measure: nothing saved" sh -c "! ls '$T'/meas.json* 2>/dev/null"
 
 finish
