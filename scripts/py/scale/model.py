@@ -19,9 +19,14 @@ step = compute + exposed communication, where
              An older inputs file (no corun for P) falls back to s x the serial run's, and says so.
   comm     = the allreduce of n bytes (n halved by 16-bit compression) by the chosen algorithm;
              ZeRO-1: a reduce-scatter + an allgather of n (ring)
+             across simulated hosts whose link the cores limited (cores_bound: the 10 Gbit/s
+             link here): each direction at the nominal rate, and comm at least all the bytes
+             (2(P-1) n) at the cores' total rate, the bench's 2 x duplex_Bps
   exposed  = comm - the backward time it can hide behind, never less than its last bucket
              (overlap across hosts: the NIC moves the bytes while the cores compute); on one host
-             the shared-memory copies are the busy cores' own work, so nothing hides
+             the shared-memory copies are the busy cores' own work, so nothing hides, and neither
+             does it where the cores bound the comm across simulated hosts (the TCP copies and
+             the kernel's network work are the busy cores' work too)
 samples/s = P * batch / step.
 
 One host, tinyddp's own call (--algorithm auto, no ZeRO): when the inputs have a row of
@@ -92,6 +97,23 @@ def shm_measured(inp, n, bucket_bytes):
         return None
     r = min(rows, key=lambda r: abs(math.log(r[0] / n)))
     return r[2] * n / r[0], r
+
+
+def cores_bound(inp, name, n, ranks):
+    """seconds the shared cores need to move libnbc's binomial allreduce of n bytes across
+    simulated hosts (P ranks: 2(P-1) messages of n), or None where they are not the limit.
+
+    cluster-sim's hosts share this machine's cores: the kernel's veth, bridge and tbf work and the
+    ranks' TCP copies run on the cores that also compute. A link whose bench moved more in total
+    than its rate (fit_link's two_way 'duplex', the 10 Gbit/s link here) was limited by the cores,
+    not by its tbf: the bench's total, 2 x duplex_Bps (both directions at once), is what the cores
+    move, whichever way the bytes go. Such a link's each direction then runs at its nominal rate,
+    and the allreduce takes at least all its bytes at the cores' total. A link the tbf limited
+    ('shared', the 1 Gbit/s link) has no such bound."""
+    lk = inp["links"].get(name) or {}
+    if lk.get("two_way") != "duplex" or not lk.get("duplex_Bps") or not link_bps(name):
+        return None
+    return 2 * (ranks - 1) * n / (2 * lk["duplex_Bps"])
 
 
 def shm_source(inp):
@@ -169,6 +191,17 @@ def predict(inp, ranks, hosts, link, compress=False, zero=False, algorithm="auto
             cost = costs.binomial_buckets(sizes, ranks, a, B, duplex)
             tail = costs.total(costs.binomial(sizes[-1], ranks, a, B))
             hideable = costs.total(cost)
+            cpu = cores_bound(inp, lname, n, ranks) if (duplex and cores) else None
+            if cpu:
+                # simulated hosts on this machine's cores, a link the cores limited (cores_bound):
+                # each direction at the link's nominal rate, and all the bytes at the cores' rate
+                Bw = link_bps(lname) / 8
+                cost = costs.binomial_buckets(sizes, ranks, a, Bw, duplex)
+                tail = costs.total(costs.binomial(sizes[-1], ranks, a, Bw))
+                if cpu > cost.bw:
+                    cost = costs.Cost(cost.lat, cpu)
+                    out["comm_source"] = "cores"
+                hideable = costs.total(cost)
             meas = None if duplex else shm_measured(inp, n, int(bb / (2 if compress else 1)) if overlap else 0)
             if meas:
                 # the DDP-shaped bench's time, split into latency and bandwidth as the formula's
@@ -184,7 +217,8 @@ def predict(inp, ranks, hosts, link, compress=False, zero=False, algorithm="auto
             tail = costs.total(parts[-1][1])
             hideable = costs.total(cost)
         comm = s * costs.total(cost) if not duplex else costs.total(cost)
-        window = s * bwd if (overlap and duplex and not zero) else 0.0
+        # nothing hides where the cores move the bytes (shared memory, or cores_bound)
+        window = s * bwd if (overlap and duplex and not zero and out["comm_source"] != "cores") else 0.0
         if duplex:
             exposed = max(min(tail, comm), hideable - window) + (comm - hideable)
         else:

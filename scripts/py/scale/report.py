@@ -25,6 +25,8 @@ def checked_rows(inp, a):
             note.append(f"{m['ranks']} ranks on {inp.get('cores')} cores: " + (
                 "compute co-run (time-sharing in it)" if p["compute_source"].startswith("co-run")
                 else f"compute x{p['oversub']:g}"))
+        if p.get("comm_source") == "cores":
+            note.append("comm: all the bytes at the cores' total rate (model.cores_bound)")
         rows.append((label(m), p, m["samples_per_s"], err, "; ".join(note)))
     return rows
 
