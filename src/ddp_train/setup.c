@@ -198,6 +198,8 @@ int setup(int argc, char **argv, setup_t *s, tdp_err_t *err) {
                      .deterministic = o->deterministic,
                      .zero = o->zero,
                      .whole_state = o->checkpoint_path[0] || o->resume_path[0],
+                     .compress = o->mode == MODE_DDP && o->grad_compress != 0,
+                     .error_feedback = o->error_feedback,
                      .train_n = s->train.n,
                      .resident = mem_resident()};
     mem_launcher_ranks(&mp.world, &mp.local_ranks);

@@ -23,6 +23,7 @@
 #endif
 #include "memcheck.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,14 @@ void mem_need(const model_t *m, const mem_plan_t *p, mem_need_t *out) {
             out->comm += p->zero ? arena(v_len) * ranks : grad * ranks;
         if (p->zero && p->whole_state) /* the whole momentum, gathered or read */
             out->comm += arena(n);
+        if (p->compress && ranks > 1) { /* compress.c, zero.c: what compress_setup allocates */
+            double half = (double)(n + 2 * TRAIN_EXTRA + 1) * sizeof(uint16_t);
+            out->comm += half; /* the row this rank sends */
+            if (p->error_feedback)
+                out->comm += (double)n * sizeof(float);
+            if (p->deterministic) /* every rank's 16-bit row (--zero: its slices of them) */
+                out->comm += p->zero ? (double)v_len * sizeof(uint16_t) * ranks : half * ranks;
+        }
         out->local_ranks = p->local_ranks > 1 ? p->local_ranks : 1;
     }
     out->per_rank = out->resident + out->trainer + out->workers + out->comm;

@@ -25,8 +25,10 @@ typedef struct {
     int workers; /* dp: workers; ddp: threads per rank */
     int batch;   /* per worker */
     int deterministic;
-    int zero;        /* ddp --zero: the momentum of 1/world of the weights */
-    int whole_state; /* --zero with --checkpoint or --resume: the whole momentum, at times */
+    int zero;           /* ddp --zero: the momentum of 1/world of the weights */
+    int whole_state;    /* --zero with --checkpoint or --resume: the whole momentum, at times */
+    int compress;       /* ddp --grad-compress bf16|fp16 (several ranks): the 16-bit buffers */
+    int error_feedback; /* --error-feedback: the rounding residual, one float per weight */
     size_t train_n;
     double resident; /* this process's resident bytes now (VmRSS), with the data sets loaded */
     int world;       /* ddp: ranks in all (from the launcher's environment) */

@@ -77,6 +77,17 @@ fi
 if [[ ${TDP_NO_MPI:-0} != 1 ]]; then
     MULTI=1 refuse "hybrid 2 ranks x 256 threads" "--mode ddp --workers 256 with .*wide.cfg needs [45]\.[0-9]+ GB of memory \(2 ranks on this host, each: .*256 threads' buffers 2\.[0-9]+ GB, MPI [0-9]+ MB\), 3\.[0-9]+ GB is available \(TDP_TEST_MEM_AVAILABLE\)" \
         mpirun --oversubscribe --bind-to none -np 2 -x TDP_TEST_MEM_AVAILABLE=3000000000 "$D" --mode ddp --workers 256 "${WIDE[@]}" --batch 1 "${WRITES[@]}"
+    # the 16-bit buffers (compress.c) are in the MPI part: wide has n = 1,863,690 weights; bf16
+    # adds its 16-bit row (2n bytes, 3.7 MB), --error-feedback the residual (4n, 7.5 MB), and
+    # --deterministic every rank's row (2 x 2n, 7.5 MB): 18.6 MB over --deterministic alone
+    mpi_mb() { # ARGS...: the MPI figure (MB) of a refused 2-rank wide run
+        mpirun --oversubscribe --bind-to none -np 2 -x TDP_TEST_MEM_AVAILABLE=1000000 "$D" --mode ddp "${WIDE[@]}" \
+            "$@" "${WRITES[@]}" 2>&1 | sed -n 's/.*, MPI \([0-9]*\) MB).*/\1/p' | head -1
+    }
+    m0=$(mpi_mb) m1=$(mpi_mb --grad-compress bf16)
+    md=$(mpi_mb --deterministic) m3=$(mpi_mb --grad-compress bf16 --error-feedback --deterministic)
+    check "bf16's 16-bit row in the estimate (MPI $m0 -> $m1 MB)" test $((m1 - m0)) -ge 3 -a $((m1 - m0)) -le 5
+    check "bf16, error feedback, deterministic in the estimate (MPI $md -> $m3 MB)" test $((m3 - md)) -ge 18 -a $((m3 - md)) -le 20
     # one rank of it fits
     TDP_TEST_MEM_AVAILABLE=3000000000 timeout -k 5 "$LIMIT" "$D" --mode ddp --workers 4 "${TINY[@]}" --batch 4 --max-steps 1 --quiet &&
         ok || bad "ddp --workers 4 tiny refused with 3 GB available"
