@@ -18,7 +18,7 @@ check "nothing on stdout (progress goes to stderr)" test ! -s "$T/out"
 has "$T/err" "bench-cores.sh: tiny fp32 np=2:" "a progress line a run"
 has "$T/o/results.csv" "model,variant,np,tinyddp_samples_per_s,tinyddp_vs_serial,torch_samples_per_s,torch_vs_own_np1,allreduce_us" "CSV header"
 for row in "tiny,fp32,1," "tiny,fp32,2," "tiny,bf16,2,"; do
-    check "a CSV row $row with a figure" grep -qE "^$row[0-9]+\.[0-9],[0-9]+\.[0-9]+,NA,NA," "$T/o/results.csv"
+    check "a CSV row $row with a figure" grep -qE "^${row}[0-9]+\.[0-9],[0-9]+\.[0-9]+,NA,NA," "$T/o/results.csv"
 done
 check "no bf16 row at np=1 (nothing travels)" sh -c "! grep -q '^tiny,bf16,1,' '$T/o/results.csv'"
 check "the allreduce at np=2 timed" grep -qE "^tiny,fp32,2,.*,[0-9]+\.[0-9]+$" "$T/o/results.csv"
