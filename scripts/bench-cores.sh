@@ -11,10 +11,11 @@
 #                          [--models fashion-mlp,wide] [--no-torch] [--timeout SECONDS]
 #
 #   --out DIR       results folder, must not exist or be empty [results/cores-DATE]
-#   --max-np N      the largest np (powers of two up to it, and N itself) [the cores: nproc]
+#   --max-np N      the largest np (powers of two up to it, and N itself) [the physical cores]
 #   --steps S       optimizer steps a run (batch 64 per rank) [300]
 #   --bin DIR       ddp_train and allreduce_bench [build/bin]
-#   --data D        Fashion-MNIST's folder, or synthetic (its shape) [ddp_train's default]
+#   --data D        Fashion-MNIST's folder, or synthetic (its shape) [ddp_train's default;
+#                   PyTorch reads only /usr/share/datasets/fashion-mnist, else synthetic data]
 #   --models LIST   model files under models/ [fashion-mlp,wide]
 #   --no-torch      skip PyTorch DDP (otherwise the first of $TDP_PYTHON, python3 and
 #                   /usr/bin/python3 that has torch runs scripts/py/torch_ddp.py)
@@ -24,12 +25,17 @@
 #     ../shared/device/prepare.sh .dev build/bin/ddp_train build/bin/allreduce_bench
 #     there: tar -xJf .dev.tar.xz && . .dev/env.sh && OPENBLAS_CORETYPE=SkylakeX \
 #            scripts/bench-cores.sh --bin .dev/bin --data synthetic --out "$OUT/cores"
-# (OpenBLAS 0.3.21 needs OPENBLAS_CORETYPE on processors it does not know.) About 16 runs of each
-# kind a model at --max-np 16; 300 steps of fashion-mlp take under a second a run here.
+# (OpenBLAS 0.3.21 needs OPENBLAS_CORETYPE=SkylakeX on an AVX-512 Xeon it does not know; leave
+# it unset elsewhere.) At --max-np 16 a model takes 1 serial run, 5 fp32 and 4 bf16 runs, 5 PyTorch
+# runs and 4 allreduce timings; 300 steps of fashion-mlp take under a second a run on 2 cores.
 set -euo pipefail
+here=$PWD
 cd "$(dirname "$0")/.."
+# the cores without their second hardware threads: ranks bound to cores while they fit
+cores=$(lscpu -p=Core,Socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)
+((cores > 0)) || cores=$(nproc)
 
-out="" maxnp=$(nproc) steps=300 bin=build/bin data="" models=fashion-mlp,wide torch=1 limit=600
+out="" maxnp=$cores steps=300 bin=build/bin data="" models=fashion-mlp,wide torch=1 limit=600
 die() { echo "bench-cores.sh: $*" >&2; exit 2; }
 while (($#)); do
     case $1 in
@@ -41,19 +47,23 @@ while (($#)); do
         esac
         shift 2 ;;
     --no-torch) torch=0; shift ;;
-    -h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (--help lists the options)" ;;
     esac
 done
 [[ $maxnp =~ ^[1-9][0-9]*$ ]] || die "--max-np needs a positive integer, not '$maxnp'"
 [[ $steps =~ ^[1-9][0-9]*$ ]] || die "--steps needs a positive integer, not '$steps'"
 [[ $limit =~ ^[1-9][0-9]*$ ]] || die "--timeout needs a positive number of seconds, not '$limit'"
-[[ -x $bin/ddp_train ]] || die "no ddp_train in '$bin' (--bin; build with scripts/setup.sh)"
 IFS=, read -r -a mlist <<<"$models"
+((${#mlist[@]})) || die "--models needs at least one model"
 for m in "${mlist[@]}"; do
-    [[ -f models/$m.cfg ]] || die "--models: no models/$m.cfg"
+    [[ -n $m && -f models/$m.cfg ]] || die "--models: no models/$m.cfg"
 done
+abs() { [[ -z $1 || $1 == /* || $1 == synthetic ]] && echo "$1" || echo "$here/$1"; }
+bin=$(abs "$bin") data=$(abs "$data") # relative to where the script was called from
+[[ -z $out ]] || out=$(abs "$out")
 [[ -z $data || $data == synthetic || -d $data ]] || die "--data: '$data' is not a folder or 'synthetic'"
+[[ -x $bin/ddp_train ]] || die "no ddp_train in '$bin' (--bin; build with scripts/setup.sh)"
 out=${out:-results/cores-$(date +%Y%m%d-%H%M%S)}
 if [[ -e $out && -n $(ls -A "$out" 2>/dev/null) ]]; then
     die "--out: '$out' exists and is not empty (results are never mixed)"
@@ -73,17 +83,20 @@ nps+=("$maxnp")
 dargs=() tsyn=()
 if [[ $data == synthetic ]]; then
     dargs=(--data synthetic --synthetic-train 60000 --synthetic-test 10000)
-    tsyn=(--synthetic)
 elif [[ -n $data ]]; then
     dargs=(--data "$data")
 fi
+# PyTorch (torch_ref.py) reads only Debian's Fashion-MNIST: random data of its shape otherwise
+tdata=/usr/share/datasets/fashion-mnist
+[[ ${data:-$tdata} -ef $tdata ]] || tsyn=(--synthetic)
 export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-cores=$(nproc)
+xenv=(-x OPENBLAS_NUM_THREADS)
+[[ -z ${OPENBLAS_CORETYPE+set} ]] || xenv+=(-x OPENBLAS_CORETYPE)
 mpi() { # NP: the launcher for NP ranks, bound to cores while they fit
     if (($1 > cores)); then
-        echo mpirun -np "$1" -x OPENBLAS_NUM_THREADS -x OPENBLAS_CORETYPE --oversubscribe --bind-to none
+        echo mpirun -np "$1" "${xenv[@]}" --oversubscribe --bind-to none
     else
-        echo mpirun -np "$1" -x OPENBLAS_NUM_THREADS -x OPENBLAS_CORETYPE --bind-to core
+        echo mpirun -np "$1" "${xenv[@]}" --bind-to core
     fi
 }
 failed=0
@@ -95,18 +108,19 @@ run() { # NAME CMD...: CMD's output in NAME.log, within the time limit; 1 when i
     failed=$((failed + 1))
     return 1
 }
-sps() { # JSON: train_samples_per_s
-    python3 -c 'import json, sys; print(round(json.load(open(sys.argv[1]))["train_samples_per_s"], 1))' "$1"
+sps() { # JSON: train_samples_per_s, or NA where the run left none
+    python3 -c 'import json, sys; print(round(json.load(open(sys.argv[1]))["train_samples_per_s"], 1))' \
+        "$1" 2>/dev/null || echo NA
 }
 
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "machine: $cores cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+    echo "machine: $cores cores ($(nproc) hardware threads), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
     echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "ddp_train: $("$bin/ddp_train" --version 2>&1 | head -3 | tr '\n' ' ')"
     echo "OPENBLAS_CORETYPE: ${OPENBLAS_CORETYPE:-unset}"
     echo "mpirun: $(mpirun --version 2>&1 | head -1)"
-    ((torch)) && echo "torch: $("$tpy" -c 'import torch; print(torch.__version__)') ($tpy)"
+    ((torch)) && echo "torch: $("$tpy" -c 'import torch; print(torch.__version__)') ($tpy)${tsyn:+, synthetic data}"
     echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out/machine.txt"
 cat "$out/machine.txt" >&2
@@ -125,10 +139,16 @@ for m in "${mlist[@]}"; do
         if [[ -x $bin/allreduce_bench ]] && ((p > 1)); then
             # the gradient's bytes (params x 4), the blocking call DDP's --no-overlap makes
             kb=$(python3 -c 'import json, sys; print(-(-json.load(open(sys.argv[1]))["params"] * 4 // 1024))' \
-                "$out/$m-serial.json" 2>/dev/null || echo 919)
-            # shellcheck disable=SC2046
-            run "$m-allreduce-np$p" $(mpi "$p") "$bin/allreduce_bench" --sizes-kb "$kb" --iters 200 --warmup 20 &&
-                ar=$(awk '$6 == "ok" {print $3}' "$out/$m-allreduce-np$p.log" | head -1)
+                "$out/$m-serial.json" 2>/dev/null) || kb=""
+            if [[ -z $kb ]]; then
+                echo "bench-cores.sh: $m: no parameter count (the serial run failed): allreduce not timed" >&2
+            else
+                # shellcheck disable=SC2046
+                if run "$m-allreduce-np$p" $(mpi "$p") "$bin/allreduce_bench" --sizes-kb "$kb" --iters 200 --warmup 20; then
+                    ar=$(awk '$6 == "ok" {print $3}' "$out/$m-allreduce-np$p.log" | head -1)
+                    ar=${ar:-NA}
+                fi
+            fi
         fi
         for v in fp32 bf16; do
             [[ $v == bf16 ]] && ((p == 1)) && continue
@@ -143,6 +163,7 @@ for m in "${mlist[@]}"; do
                 run "$m-torch-np$p" "$tpy" scripts/py/torch_ddp.py --np "$p" --model "models/$m.cfg" \
                     --batch 64 --steps "$steps" --warmup 20 "${tsyn[@]}" &&
                     ts=$(sed -n 's/^torch_ddp_samples_per_s //p' "$out/$m-torch-np$p.log")
+                ts=${ts:-NA}
                 ((p == 1)) && t1=$ts
             fi
             r=$(python3 -c 'import sys

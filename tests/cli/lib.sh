@@ -27,3 +27,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 export OPENBLAS_NUM_THREADS=1
 mpirun_() { timeout -k 5 "${MPI_TIMEOUT:-120}" mpirun --oversubscribe --bind-to none "$@"; }
 json_field() { sed -n "s/.*\"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$1"; }
+# gone PATTERN: poll (at most 5 s) until no process's command line matches PATTERN (pgrep -f)
+gone() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        pgrep -f -- "$1" >/dev/null || return 0
+        sleep 0.05
+    done
+    return 1
+}

@@ -22,15 +22,8 @@ C0=(--model "$SRC/models/tiny.cfg" --data synthetic --synthetic-train 512 --synt
     --epochs 2 --batch 16)
 C=("${C0[@]}" --quiet)
 
-# no_process_left: poll (at most 5 s) until no process carries this script's marker
-no_process_left() {
-    local i
-    for ((i = 0; i < 100; i++)); do
-        [[ -z $(pgrep -f "$mark") ]] && return 0
-        sleep 0.05
-    done
-    return 1
-}
+# no_process_left: no process carries this script's marker (within 5 s)
+no_process_left() { gone "$mark"; }
 
 # base_for ARGS...: C, one element a line, less the options ARGS set themselves (ddp_train refuses
 # an option given twice; a --data directory takes no --synthetic-* sizes)
