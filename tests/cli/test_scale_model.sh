@@ -231,10 +231,19 @@ q = subprocess.Popen(['sh', '-c', 'echo no data here; exit 2'], stdout=subproces
 try:
     corun.barrier([(q, os.path.join(d, 'never'))])
 except RuntimeError as e:
-    print('early exit:', str(e).replace(chr(10), ' | '))" >"$T/hold" 2>&1
+    print('early exit:', str(e).replace(chr(10), ' | '))
+q = [subprocess.Popen(['sh', '-c', 'echo \$\$ > \$0; exec sleep 30', os.path.join(d, 'h0')]),
+     subprocess.Popen(['sleep', '30'])]
+t0 = time.monotonic()
+try:
+    corun.barrier([(q[0], os.path.join(d, 'h0')), (q[1], os.path.join(d, 'h1'))], timeout=5, hold=0.3)
+except RuntimeError as e:
+    print('past the hold:', e, time.monotonic() - t0 < 10)
+[(p.kill(), p.wait()) for p in q]" >"$T/hold" 2>&1
 has "$T/hold" "held True True released together True files gone True" "the barrier holds the first until the last is set up, releases both"
 has "$T/hold" "early exit: a co-running process ended (exit 2) before its set-up was done" "a process that ends early is named"
 has "$T/hold" "no data here" "with its output"
+has "$T/hold" "past the hold: a co-running process was set up and the others not within 0.3 s (ddp_train holds for 60 s at most) True" "one set up, the other not within the hold: an error, not a start alone"
 # one real start: 2 serial processes of the tiny model at once (10 steps), through the barrier
 python3 -c "import sys, types, shutil; sys.path.insert(0, '$SRC/scripts/py'); from scale import corun, measure
 a = types.SimpleNamespace(root='$SRC', bin='$BIN', model_path='$SRC/models/tiny.cfg', batch=8, nice=0)
@@ -247,7 +256,8 @@ try:
 finally:
     shutil.rmtree(r.tmp)" >"$T/once" 2>&1
 # (the holds: the last to be set up 0, the other what it waited; both 0 when they were set up within
-# the same millisecond's poll)
+# the same millisecond's poll. A sanity bound only: the barrier's holding and releasing are checked
+# on the stand-ins above, ddp_train's wait at the file in hostile_io)
 has "$T/once" "procs 2 True True" "2 processes started together: the last one not held"
 has "$T/once" "steps timed True True" "each process's step times from its metrics; a lockstep step"
 check "the co-run round's folder removed" test ! -e "$(awk '/^procs/ {print $5}' "$T/once")"
@@ -295,5 +305,16 @@ has "$T/me" "ddp_train: cannot run here" "with the command's output"
 check "failed --measure: no traceback" sh -c "! grep -q Traceback '$T/me'"
 check "failed --measure: nothing on stdout" test ! -s "$T/mo"
 check "failed --measure: nothing saved" sh -c "! ls '$T'/meas.json* 2>/dev/null"
+# a run that exits 0 and leaves a truncated JSON: the same, not a traceback
+mkdir -p "$T/trbin"
+printf '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = --json ] && printf "{\\"steps\\": 1" >"$2"; shift; done\nexit 0\n' >"$T/trbin/ddp_train"
+chmod +x "$T/trbin/ddp_train"
+timeout -k 5 30 "$SM" --measure --no-cluster --bin "$T/trbin" --save "$T/meas.json" >"$T/mo" 2>"$T/me"
+st=$?
+check "truncated JSON in --measure: exit 1 (got $st)" test $st = 1
+has "$T/me" "scale-model: --measure failed, nothing saved: unreadable JSON (Expecting" "truncated JSON in --measure: said"
+has "$T/me" "--mode serial" "truncated JSON in --measure: the command named"
+check "truncated JSON in --measure: no traceback" sh -c "! grep -q Traceback '$T/me'"
+check "truncated JSON in --measure: nothing saved" sh -c "! ls '$T'/meas.json* 2>/dev/null"
 
 finish

@@ -79,12 +79,13 @@ def start_together(r, p, steps):
                 os.unlink(w)
 
 
-def barrier(procs, timeout=600.0, poll=0.001):
+def barrier(procs, timeout=600.0, poll=0.001, hold=50.0):
     """the processes started together: procs is [(Popen, its TDP_TEST_SETUP_WAIT file)]; each
     writes its file at the end of its set-up and waits until the file is removed. When every
     file exists, all are removed at once. Returns the seconds each was held (the last: 0). A
-    process that ends before it writes its file, or a wait past timeout, raises RuntimeError
-    (the caller kills the others)."""
+    process that ends before it writes its file, a wait past timeout, or one held past hold
+    seconds (ddp_train waits 60 s at most, then trains alone) raises RuntimeError (the caller
+    kills the others)."""
     seen = [None] * len(procs)
     t0 = time.monotonic()
     while None in seen:
@@ -99,6 +100,10 @@ def barrier(procs, timeout=600.0, poll=0.001):
         if None in seen:
             if now - t0 > timeout:
                 raise RuntimeError(f"co-running processes not set up after {timeout:.0f} s")
+            first = min((x for x in seen if x is not None), default=now)
+            if now - first > hold:
+                raise RuntimeError(f"a co-running process was set up and the others not within "
+                                   f"{hold:g} s (ddp_train holds for 60 s at most)")
             time.sleep(poll)
     t = max(seen)
     for _q, w in procs:

@@ -57,7 +57,10 @@ class Runner:
         path = os.path.join(self.tmp, f"r{self.n}.json")
         sh(self.nice + cmd + ["--json", path], env=self.env)
         with open(path) as f:
-            return json.load(f)
+            try:
+                return json.load(f)
+            except ValueError as e:
+                raise RuntimeError(f"unreadable JSON ({e}) from: {' '.join(cmd)}") from None
 
     def mpirun(self, np_, hosts=None):
         if hosts:
