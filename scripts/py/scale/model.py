@@ -104,12 +104,14 @@ def cores_bound(inp, name, n, ranks):
     simulated hosts (P ranks: 2(P-1) messages of n), or None where they are not the limit.
 
     cluster-sim's hosts share this machine's cores: the kernel's veth, bridge and tbf work and the
-    ranks' TCP copies run on the cores that also compute. A link whose bench moved more in total
-    than its rate (fit_link's two_way 'duplex', the 10 Gbit/s link here) was limited by the cores,
-    not by its tbf: the bench's total, 2 x duplex_Bps (both directions at once), is what the cores
-    move, whichever way the bytes go. Such a link's each direction then runs at its nominal rate,
-    and the allreduce takes at least all its bytes at the cores' total. A link the tbf limited
-    ('shared', the 1 Gbit/s link) has no such bound."""
+    ranks' TCP copies run on the cores that also compute. A link whose bench's total was not
+    within 10% of its rate (fit_link's two_way 'duplex': above it, as the Xeon's 10 Gbit/s link,
+    or below it, as one AMD file's 0.87 GB/s on the same link) was limited by the cores, not by
+    its tbf: the bench's total, 2 x duplex_Bps (both directions at once), is what the cores move,
+    whichever way the bytes go. Such a link's each direction then runs at its nominal rate, and
+    the allreduce takes at least all its bytes at the cores' total. A link the tbf limited
+    ('shared', the 1 Gbit/s link) has no such bound. Applied to tinyddp's own call only
+    (--algorithm auto without --zero); the ring, tuned and ZeRO rows keep the fitted link."""
     lk = inp["links"].get(name) or {}
     if lk.get("two_way") != "duplex" or not lk.get("duplex_Bps") or not link_bps(name):
         return None
