@@ -81,8 +81,8 @@ if [[ ${TDP_NO_MPI:-0} != 1 ]]; then
     # adds its 16-bit row (2n bytes, 3.7 MB), --error-feedback the residual (4n, 7.5 MB), and
     # --deterministic every rank's row (2 x 2n, 7.5 MB): 18.6 MB over --deterministic alone
     mpi_mb() { # ARGS...: the MPI figure (MB) of a refused 2-rank wide run
-        mpirun --oversubscribe --bind-to none -np 2 -x TDP_TEST_MEM_AVAILABLE=1000000 "$D" --mode ddp "${WIDE[@]}" \
-            "$@" "${WRITES[@]}" 2>&1 | sed -n 's/.*, MPI \([0-9]*\) MB).*/\1/p' | head -1
+        timeout -k 5 "$LIMIT" mpirun --oversubscribe --bind-to none -np 2 -x TDP_TEST_MEM_AVAILABLE=1000000 "$D" \
+            --mode ddp "${WIDE[@]}" "$@" "${WRITES[@]}" 2>&1 | sed -n 's/.*, MPI \([0-9]*\) MB).*/\1/p' | head -1
     }
     m0=$(mpi_mb) m1=$(mpi_mb --grad-compress bf16)
     md=$(mpi_mb --deterministic) m3=$(mpi_mb --grad-compress bf16 --error-feedback --deterministic)
