@@ -77,6 +77,11 @@ for name in ('1gbit', '10gbit'):
 fit >"$T/fit" 2>&1
 has "$T/fit" "1gbit 125000000 62500000 10.0 shared" "fit: a shared 1gbit link"
 has "$T/fit" "10gbit 62500000 62500000 10.0 duplex" "fit: a duplex link below its rate"
+# a simulated link's bench is taken once a round and fitted on the per-size median: one busy round
+# (its 1 MB call 3x slower) moves nothing
+python3 -c "import sys; sys.path.insert(0, '$SRC/scripts/py'); from scale import measure
+print(measure.median_rows([[[4096, 1.0], [1048576, 10.0]], [[1048576, 30.0], [4096, 2.0]], [[4096, 3.0], [1048576, 11.0]]]))" >"$T/med" 2>&1
+has "$T/med" "[[4096, 2.0], [1048576, 11.0]]" "the link's benches: the median per size"
 # the bf16 CPU cost from the one-host runs: fp32 100,000 samples/s (1280 us a step), bf16 80,000
 # (1600 us); the model's comm there: fp32 208 us (above), bf16 4 buckets (3 x 131072 + 106784)
 # 2 (4 x 1 us + 5e5 / 1e10 s) = 108 us, 100 us saved: 320 + 100 = 420 us a step, / 1e6 bytes

@@ -84,6 +84,10 @@ class Runner:
         raise RuntimeError(f"allreduce_bench --call iallreduce: no valid row: {' '.join(cmd)}")
 
     def bench(self, hosts=None):
+        return fit_link(self.bench_rows(hosts))
+
+    def bench_rows(self, hosts=None):
+        """[bytes, seconds] of allreduce_bench's plain MPI_Allreduce, 2 ranks (hosts: one each)"""
         cmd = self.mpirun(2, hosts) + [os.path.join(self.bin, "allreduce_bench"), "--sizes-kb",
                                        "4,64,256,1024,4096", "--iters", str(self.a.bench_iters),
                                        "--warmup", "3"]
@@ -92,7 +96,7 @@ class Runner:
             f = line.split()
             if len(f) == 6 and f[0].isdigit():
                 rows.append([int(f[0]), float(f[2]) * 1e-6])
-        return fit_link(rows)
+        return rows
 
 
 DDP_BENCH_ITERS = 200  # allreduce_bench --call iallreduce: ~0.1 s a shape on this machine
@@ -297,12 +301,14 @@ def cluster(a, r, out, runs, has_bf16, log):
     for rate in a.rates:
         sh([r.sim, "up", "4", "--rate", rate])
         try:
-            out["links"][rate] = refit(rate, r.bench(hosts=2))
-            log(f"{rate} link: {fmt_link(out['links'][rate])}")
             cfgs = [(2, 2, rate, False), (4, 4, rate, False)] + ([(2, 2, rate, True)] if has_bf16 else [])
             for c in cfgs:
                 runs[c] = []
+            benches = []
             for _ in range(a.repeats):
+                # the link's bench once a round: one sample decided whether the tbf or the cores
+                # limited the link (fit_link's two_way), and a busy moment could flip it
+                benches.append(r.bench_rows(hosts=2))
                 for c in cfgs:
                     p, h, _l, bf = c
                     steps = max(20, a.steps // (4 if rate_slow(rate) else 1))
@@ -310,8 +316,20 @@ def cluster(a, r, out, runs, has_bf16, log):
                     j = r.run_json(r.mpirun(p, hosts=h) + r.train(steps, extra))
                     runs[c].append(j)
                     log(f"{h} hosts at {rate}{' bf16' if bf else ''}: {sps(j):.0f} samples/s (load {loadavg()})")
+            out["links"][rate] = refit(rate, {"bench": median_rows(benches)})
+            out["links"][rate]["bench_runs"] = benches
+            log(f"{rate} link: {fmt_link(out['links'][rate])} (median of {len(benches)} benches)")
         finally:
             sh([r.sim, "down"])
+
+
+def median_rows(benches):
+    """per size, the median time over benches ([[bytes, seconds], ...] each), in size order"""
+    times = {}
+    for rows in benches:
+        for n, t in rows:
+            times.setdefault(int(n), []).append(float(t))
+    return [[n, statistics.median(ts)] for n, ts in sorted(times.items())]
 
 
 def default_bucket_kb(help_txt):
