@@ -90,6 +90,12 @@ timeout -k 5 30 "$SM" --inputs "$T/bf.json" >"$T/bf" 2>&1
 has "$T/bf" "# bf16 CPU cost: 0.420 ns per fp32 gradient byte (420 us per step)" "bf16 cost derived"
 has "$T/bf" "| np=2, 1 host bf16 | binomial (libnbc) | 1520 us | 108 us |" "bf16 row: compute + the derived cost"
 has "$T/bf" "derived from this run: not a check |" "the calibrating row says so"
+# a bf16 run faster than the model's comm allows (128,000 samples/s, 1000 us a step: 1000 - 1280
+# + 100 = -180 us): the cost is taken as 0, the row says so and is a check again
+inputs_with bfn "d['measured'].append({'ranks': 2, 'hosts': 1, 'link': 'shm', 'compress': True, 'zero': False, 'samples_per_s': 128000})"
+timeout -k 5 30 "$SM" --inputs "$T/bfn.json" >"$T/bfn" 2>&1
+check "a negative bf16 cost: 0 (no cost line)" sh -c "! grep -q '^# bf16 CPU cost' '$T/bfn'"
+has "$T/bfn" "the bf16 CPU cost derived from this run came out -180 us a step (the model's 16-bit comm here exceeds the run's extra time): taken as 0 |" "a negative bf16 cost: said"
 
 # ---------------------------------------------------------------- 3. Open MPI's choice (4.1 tuned)
 run --predict 2:2:10gbit --algorithm tuned --no-overlap >"$T/p5" 2>&1

@@ -249,15 +249,18 @@ def derive_compress_cost(inp):
     seconds per fp32 gradient byte, from the np=2 one-host runs: the bf16 run's extra step time
     over the fp32 run, less the communication time the model says bf16 saves there (on one host
     nothing hides, so the difference is conversion cost minus saved comm). Returns (s/byte, the run
-    it came from or None); an inputs file with a non-zero compress_s_per_byte keeps it."""
+    it came from or None, the seconds a step before the clamp at 0: negative where the model's
+    16-bit comm alone exceeds the run's extra time); an inputs file with a non-zero
+    compress_s_per_byte keeps it."""
     given = inp["compute"].get("compress_s_per_byte", 0.0)
     fp, bf = find_run(inp, 2, 1, False), find_run(inp, 2, 1, True)
     if given or not fp or not bf:
-        return given, None
+        return given, None, None
     step = {k: inp["batch"] * 2 / m["samples_per_s"] for k, m in (("fp", fp), ("bf", bf))}
     plain = dict(inp, compute=dict(inp["compute"], compress_s_per_byte=0.0))
     saved = predict(plain, 2, 1, "shm", False, cores=2)["exposed_s"] - predict(plain, 2, 1, "shm", True, cores=2)["exposed_s"]
-    return max(0.0, step["bf"] - step["fp"] + saved) / inp["grad_bytes"], bf
+    raw = step["bf"] - step["fp"] + saved
+    return max(0.0, raw) / inp["grad_bytes"], bf, raw
 
 
 def limit(p):
