@@ -21,24 +21,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+die() { echo "bench-compress.sh: $*" >&2; exit 2; }
 what=${1:-compress}
+case $what in
+-h | --help) usage; exit 0 ;;
+compress | buckets | convert) ;;
+*) die "the first argument is compress, buckets or convert, not '$what' (--help)" ;;
+esac
 shift || true
 repeat=3 rate=1gbit accuracy=0 cluster=1 scalar=0 zero=0
 while (($#)); do
     case $1 in
+    --repeat | --rate) (($# >= 2)) || die "$1 needs a value" ;;&
     --repeat) repeat=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --accuracy) accuracy=1; shift ;;
     --no-cluster) cluster=0; shift ;;
     --scalar) scalar=1; shift ;;
     --zero) zero=1; shift ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
-    *) echo "bench-compress.sh: unknown argument '$1'" >&2; exit 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) die "unknown argument '$1' (--help lists the options)" ;;
     esac
 done
-[[ $repeat =~ ^[1-9][0-9]*$ ]] || { echo "bench-compress.sh: --repeat needs a positive integer" >&2; exit 2; }
-[[ $what == compress || $what == buckets || $what == convert ]] ||
-    { echo "bench-compress.sh: compress, buckets or convert" >&2; exit 2; }
+[[ $repeat =~ ^[1-9][0-9]*$ ]] || die "--repeat needs a positive integer, not '$repeat'"
 
 BIN=build/bin
 DATA=/usr/share/datasets/fashion-mnist
