@@ -19,9 +19,10 @@
 #
 # About 3 minutes for each with --repeat 3 on 2 cores (compress --accuracy: 10 more minutes).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self=$(readlink -f "$0")
+cd "$(dirname "$self")/.."
 
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo/p' "$self" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "bench-compress.sh: $*" >&2; exit 2; }
 what=${1:-compress}
 case $what in
@@ -45,6 +46,7 @@ while (($#)); do
     esac
 done
 [[ $repeat =~ ^[1-9][0-9]*$ ]] || die "--repeat needs a positive integer, not '$repeat'"
+[[ $rate =~ ^[1-9][0-9]*(\.[0-9]+)?[kmg]?bit$ ]] || die "--rate needs a rate like 1gbit or 500mbit, not '$rate'"
 
 BIN=build/bin
 DATA=/usr/share/datasets/fashion-mnist

@@ -25,17 +25,26 @@
 #     ../shared/device/prepare.sh .dev build/bin/ddp_train build/bin/allreduce_bench
 #     there: tar -xJf .dev.tar.xz && . .dev/env.sh && OPENBLAS_CORETYPE=SkylakeX \
 #            scripts/bench-cores.sh --bin .dev/bin --data synthetic --out "$OUT/cores"
-# (OpenBLAS 0.3.21 needs OPENBLAS_CORETYPE=SkylakeX on an AVX-512 Xeon it does not know; leave
-# it unset elsewhere.) At --max-np 16 a model takes 1 serial run, 5 fp32 and 4 bf16 runs, 5 PyTorch
+# (OpenBLAS 0.3.21 needs OPENBLAS_CORETYPE=SkylakeX on an AVX-512 Intel Xeon it does not know;
+# leave it unset elsewhere, AMD processors with AVX-512 included.) At --max-np 16 a model takes 1 serial run, 5 fp32 and 4 bf16 runs, 5 PyTorch
 # runs and 4 allreduce timings; 300 steps of fashion-mlp take under a second a run on 2 cores.
 set -euo pipefail
-here=$PWD
-cd "$(dirname "$0")/.."
-# the cores without their second hardware threads: ranks bound to cores while they fit
-cores=$(lscpu -p=Core,Socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)
-((cores > 0)) || cores=$(nproc)
+here=$PWD self=$(readlink -f "$0")
+cd "$(dirname "$self")/.."
+# the cores this process may run on, without their second hardware threads (the kernel's
+# topology of each CPU in the affinity mask); ranks are bound to cores while they fit
+cores=$(python3 -c 'import os
+ids = set()
+for c in os.sched_getaffinity(0):
+    t = f"/sys/devices/system/cpu/cpu{c}/topology/"
+    try:
+        ids.add((open(t + "physical_package_id").read(), open(t + "core_id").read()))
+    except OSError:
+        ids.add(c)
+print(len(ids))' 2>/dev/null) || cores=""
+[[ $cores =~ ^[1-9][0-9]*$ ]] || cores=$(nproc)
 
-out="" maxnp=$cores steps=300 bin=build/bin data="" models=fashion-mlp,wide torch=1 limit=600
+out="" maxnp=$cores steps=300 bin="" data="" models=fashion-mlp,wide torch=1 limit=600
 die() { echo "bench-cores.sh: $*" >&2; exit 2; }
 while (($#)); do
     case $1 in
@@ -47,7 +56,7 @@ while (($#)); do
         esac
         shift 2 ;;
     --no-torch) torch=0; shift ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$self" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (--help lists the options)" ;;
     esac
 done
@@ -61,6 +70,7 @@ for m in "${mlist[@]}"; do
 done
 abs() { [[ -z $1 || $1 == /* || $1 == synthetic ]] && echo "$1" || echo "$here/$1"; }
 bin=$(abs "$bin") data=$(abs "$data") # relative to where the script was called from
+bin=${bin:-$PWD/build/bin}
 [[ -z $out ]] || out=$(abs "$out")
 [[ -z $data || $data == synthetic || -d $data ]] || die "--data: '$data' is not a folder or 'synthetic'"
 [[ -x $bin/ddp_train ]] || die "no ddp_train in '$bin' (--bin; build with scripts/setup.sh)"
@@ -107,6 +117,14 @@ run() { # NAME CMD...: CMD's output in NAME.log, within the time limit; 1 when i
     echo "bench-cores.sh: $1 failed (exit $rc$( ((rc == 124 || rc == 137)) && echo ", past --timeout $limit s")): see $out/$1.log" >&2
     failed=$((failed + 1))
     return 1
+}
+ratio() { # A B: A / B to 2 places, or NA where either is not a positive number
+    python3 -c 'import sys
+try:
+    a, b = map(float, sys.argv[1:3])
+    print(f"{a / b:.2f}" if a > 0 and b > 0 else "NA")
+except ValueError:
+    print("NA")' "$1" "$2"
 }
 sps() { # JSON: train_samples_per_s, or NA where the run left none
     python3 -c 'import json, sys; print(round(json.load(open(sys.argv[1]))["train_samples_per_s"], 1))' \
@@ -166,12 +184,7 @@ for m in "${mlist[@]}"; do
                 ts=${ts:-NA}
                 ((p == 1)) && t1=$ts
             fi
-            r=$(python3 -c 'import sys
-a, b = sys.argv[1:3]
-print("NA" if "NA" in (a, b) else f"{float(a) / float(b):.2f}")' "$s" "$ser")
-            tr=$(python3 -c 'import sys
-a, b = sys.argv[1:3]
-print("NA" if "NA" in (a, b) else f"{float(a) / float(b):.2f}")' "$ts" "$t1")
+            r=$(ratio "$s" "$ser") tr=$(ratio "$ts" "$t1")
             echo "$m,$v,$p,$s,$r,$ts,$tr,$ar" >>"$out/results.csv"
             echo "bench-cores.sh: $m $v np=$p: $s samples/s ($r x serial); PyTorch $ts; allreduce $ar us (load $(cut -d' ' -f1 /proc/loadavg))" >&2
         done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_bench_cores.sh: scripts/bench-cores.sh, the prepared many-core runs, at --max-np 2 on the
-# tiny model (about 15 s): the results folder (the table, the CSV with a row per model, variant and
+# tiny model (about 30 s): the results folder (the table, the CSV with a row per model, variant and
 # np, the machine, each run's JSON and log), paths relative to the caller, a failed run (exit 1, NA
 # in its row, its log named), a run past --timeout (its ranks gone), a run that leaves no JSON (NA,
 # the table still written), and the refusals (exit 2, one line, nothing written). PyTorch is left out (--no-torch): the
@@ -25,7 +25,7 @@ check "no bf16 row at np=1 (nothing travels)" sh -c "! grep -q '^tiny,bf16,1,' '
 check "the allreduce at np=2 timed" grep -qE "^tiny,fp32,2,.*,[0-9]+\.[0-9]+$" "$T/o/results.csv"
 check "3 rows in all" test "$(wc -l <"$T/o/results.csv")" = 4
 has "$T/o/results.md" "| model | variant | np | tinyddp samples/s | x serial | PyTorch DDP (gloo) samples/s |" "the table"
-has "$T/o/machine.txt" "machine: $(nproc) cores" "the machine named"
+check "the machine named: its cores and hardware threads" grep -qE "^machine: [1-9][0-9]* cores \($(nproc) hardware threads\), " "$T/o/machine.txt"
 has "$T/o/machine.txt" "load after:" "the load after"
 for f in tiny-serial.json tiny-fp32-np1.json tiny-fp32-np2.json tiny-bf16-np2.json; do
     check "kept: $f" test -s "$T/o/$f"
@@ -112,6 +112,9 @@ refuse "--max-np 0" "--max-np needs a positive integer, not '0'" --max-np 0 --ou
 refuse "--steps x" "--steps needs a positive integer, not 'x'" --steps x --out "$T/r"
 refuse "unknown option" "unknown argument '--frobnicate'" --frobnicate --out "$T/r"
 refuse "no ddp_train" "no ddp_train in '$T'" --bin "$T" --out "$T/r"
+cd "$T" || exit 1 # a relative --bin is the caller's (the counts must stay in this shell)
+refuse "a relative --bin" "no ddp_train in '$T/nosuch'" --bin nosuch --out "$T/r"
+cd - >/dev/null || exit 1
 refuse "unknown model" "--models: no models/nosuch.cfg" --bin "$BIN" --models nosuch --out "$T/r"
 refuse "bad --data" "--data: '$T/none' is not a folder or 'synthetic'" --bin "$BIN" --data "$T/none" --out "$T/r"
 refuse "empty --models" "--models needs at least one model" --bin "$BIN" --models "" --out "$T/r"
@@ -120,7 +123,7 @@ ls -d "$SRC"/results/cores-* >"$T/before" 2>/dev/null
 refuse "--out without a value" "--out needs a value" --bin "$BIN" --out
 ls -d "$SRC"/results/cores-* >"$T/after" 2>/dev/null
 check "--out without a value: no default folder made" cmp -s "$T/before" "$T/after"
-timeout -k 5 30 "$BC" --help >"$T/help" 2>&1
+(cd "$SRC/scripts" && timeout -k 5 30 ./bench-cores.sh --help >"$T/help" 2>&1)
 check "--help exits 0" test $? = 0
 has "$T/help" "--max-np N      the largest np (powers of two up to it, and N itself) [the physical cores]" "--help lists the defaults"
 check "--help: the comment alone, no code" sh -c "! grep -qE 'set -euo|^cd ' '$T/help'"

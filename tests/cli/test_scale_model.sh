@@ -323,9 +323,18 @@ chmod +x "$T/trbin/ddp_train"
 timeout -k 5 30 "$SM" --measure --no-cluster --bin "$T/trbin" --save "$T/meas.json" >"$T/mo" 2>"$T/me"
 st=$?
 check "truncated JSON in --measure: exit 1 (got $st)" test $st = 1
-has "$T/me" "scale-model: --measure failed, nothing saved: unreadable JSON (Expecting" "truncated JSON in --measure: said"
+has "$T/me" "scale-model: --measure failed, nothing saved: no readable JSON (Expecting" "truncated JSON in --measure: said"
 has "$T/me" "--mode serial" "truncated JSON in --measure: the command named"
 check "truncated JSON in --measure: no traceback" sh -c "! grep -q Traceback '$T/me'"
 check "truncated JSON in --measure: nothing saved" sh -c "! ls '$T'/meas.json* 2>/dev/null"
+# one that exits 0 and writes no JSON at all: its command named, not only a temporary file
+mkdir -p "$T/njbin"
+printf '#!/bin/sh\nexit 0\n' >"$T/njbin/ddp_train"
+chmod +x "$T/njbin/ddp_train"
+timeout -k 5 30 "$SM" --measure --no-cluster --bin "$T/njbin" --save "$T/meas.json" >"$T/mo" 2>"$T/me"
+st=$?
+check "no JSON in --measure: exit 1 (got $st)" test $st = 1
+has "$T/me" "scale-model: --measure failed, nothing saved: no readable JSON ([Errno 2] No such file or directory" "no JSON in --measure: said"
+has "$T/me" "njbin/ddp_train --model" "no JSON in --measure: the command named"
 
 finish

@@ -56,11 +56,11 @@ class Runner:
     def run_json(self, cmd):
         path = os.path.join(self.tmp, f"r{self.n}.json")
         sh(self.nice + cmd + ["--json", path], env=self.env)
-        with open(path) as f:
-            try:
+        try:
+            with open(path) as f:
                 return json.load(f)
-            except ValueError as e:
-                raise RuntimeError(f"unreadable JSON ({e}) from: {' '.join(cmd)}") from None
+        except (OSError, ValueError) as e:
+            raise RuntimeError(f"no readable JSON ({e}) from: {' '.join(cmd)}") from None
 
     def mpirun(self, np_, hosts=None):
         if hosts:
@@ -316,7 +316,10 @@ def cluster(a, r, out, runs, has_bf16, log):
                     j = r.run_json(r.mpirun(p, hosts=h) + r.train(steps, extra))
                     runs[c].append(j)
                     log(f"{h} hosts at {rate}{' bf16' if bf else ''}: {sps(j):.0f} samples/s (load {loadavg()})")
-            out["links"][rate] = refit(rate, {"bench": median_rows(benches)})
+            rows = median_rows(benches)
+            if not rows:
+                raise RuntimeError(f"the {rate} link's allreduce_bench printed no rows")
+            out["links"][rate] = refit(rate, {"bench": rows})
             out["links"][rate]["bench_runs"] = benches
             log(f"{rate} link: {fmt_link(out['links'][rate])} (median of {len(benches)} benches)")
         finally:
