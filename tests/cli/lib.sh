@@ -36,3 +36,16 @@ gone() {
     done
     return 1
 }
+# refused WHAT NEEDLE CMD...: CMD exits 2 within 30 s with one line on stderr holding NEEDLE and
+# nothing on stdout (a command-line refusal); its output stays in $T/refused.out and .err
+refused() {
+    local what=$1 needle=$2
+    shift 2
+    timeout -k 5 30 "$@" >"$T/refused.out" 2>"$T/refused.err"
+    local st=$?
+    check "$what: exit 2 (got $st)" test $st = 2
+    check "$what: one line on stderr" test "$(wc -l <"$T/refused.err")" = 1
+    grep -qF -- "$needle" "$T/refused.err" && ok ||
+        bad "$what: expected '$needle' in:"$'\n'"$(head -c 2000 "$T/refused.err")"
+    check "$what: nothing on stdout" test ! -s "$T/refused.out"
+}

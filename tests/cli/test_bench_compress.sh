@@ -20,16 +20,7 @@ for args in "--help" "buckets --help"; do
     check "$args: nothing on stderr" test ! -s "$T/err"
 done
 
-refuse() { # WHAT NEEDLE ARGS...
-    local what=$1 needle=$2
-    shift 2
-    timeout -k 5 30 "$BC" "$@" >"$T/out" 2>"$T/err"
-    local st=$?
-    check "$what: exit 2 (got $st)" test $st = 2
-    check "$what: one line" test "$(wc -l <"$T/err")" = 1
-    has "$T/err" "bench-compress.sh: $needle" "$what"
-    check "$what: nothing on stdout" test ! -s "$T/out"
-}
+refuse() { refused "$1" "bench-compress.sh: $2" "$BC" "${@:3}"; } # WHAT NEEDLE ARGS...
 refuse "a bad kind" "the first argument is compress, buckets or convert, not 'frob' (--help)" frob
 refuse "--repeat without a value" "--repeat needs a value" compress --repeat
 refuse "--rate without a value" "--rate needs a value" buckets --rate

@@ -274,16 +274,7 @@ has "$T/once" "steps timed True True" "each process's step times from its metric
 check "the co-run round's folder removed" test ! -e "$(awk '/^procs/ {print $5}' "$T/once")"
 
 # ---------------------------------------------------------------- 6. bad options
-bad_opt() { # WHAT NEEDLE ARGS...
-    local what=$1 needle=$2
-    shift 2
-    timeout -k 5 30 "$SM" "$@" >"$T/bo" 2>"$T/be"
-    local st=$?
-    check "$what: exit 2 (got $st)" test $st = 2
-    check "$what: one line on stderr" test "$(wc -l <"$T/be")" = 1
-    has "$T/be" "$needle" "$what"
-    check "$what: nothing on stdout" test ! -s "$T/bo"
-}
+bad_opt() { refused "$1" "$2" "$SM" "${@:3}"; } # WHAT NEEDLE ARGS...
 bad_opt "unknown option" "unrecognized arguments: --frobnicate" --inputs "$IN" --frobnicate
 bad_opt "--ranks 0" "--ranks: every value must be in" --inputs "$IN" --ranks 0
 bad_opt "--ranks x" "--ranks: 'x' is not" --inputs "$IN" --ranks x
@@ -303,38 +294,28 @@ bad_opt "a malformed corun entry" "corun: entry '2' is not ranks -> {step_s > op
 inputs_with badlk "d['corun'] = {'2': {'step_s': 1e-3, 'optimizer_s': 2e-4, 'lockstep_s': 1e-4}}"
 bad_opt "a malformed lockstep_s" "corun: entry '2': lockstep_s is not a number > optimizer_s" --inputs "$T/badlk.json"
 check "no file left by --save" test ! -e "$T/x.json"
-# a measurement that fails (a ddp_train that exits 1): exit 1, the command and its output on
-# stderr, no traceback, nothing saved
-mkdir -p "$T/badbin"
-printf '#!/bin/sh\necho "ddp_train: cannot run here" >&2\nexit 1\n' >"$T/badbin/ddp_train"
-chmod +x "$T/badbin/ddp_train"
-timeout -k 5 30 "$SM" --measure --no-cluster --bin "$T/badbin" --save "$T/meas.json" >"$T/mo" 2>"$T/me"
-st=$?
-check "failed --measure: exit 1 (got $st)" test $st = 1
-has "$T/me" "scale-model: --measure failed, nothing saved: failed (exit 1):" "failed --measure names the failure"
-has "$T/me" "ddp_train: cannot run here" "with the command's output"
-check "failed --measure: no traceback" sh -c "! grep -q Traceback '$T/me'"
-check "failed --measure: nothing on stdout" test ! -s "$T/mo"
-check "failed --measure: nothing saved" sh -c "! ls '$T'/meas.json* 2>/dev/null"
-# a run that exits 0 and leaves a truncated JSON: the same, not a traceback
-mkdir -p "$T/trbin"
-printf '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = --json ] && printf "{\\"steps\\": 1" >"$2"; shift; done\nexit 0\n' >"$T/trbin/ddp_train"
-chmod +x "$T/trbin/ddp_train"
-timeout -k 5 30 "$SM" --measure --no-cluster --bin "$T/trbin" --save "$T/meas.json" >"$T/mo" 2>"$T/me"
-st=$?
-check "truncated JSON in --measure: exit 1 (got $st)" test $st = 1
-has "$T/me" "scale-model: --measure failed, nothing saved: no readable JSON (Expecting" "truncated JSON in --measure: said"
-has "$T/me" "--mode serial" "truncated JSON in --measure: the command named"
-check "truncated JSON in --measure: no traceback" sh -c "! grep -q Traceback '$T/me'"
-check "truncated JSON in --measure: nothing saved" sh -c "! ls '$T'/meas.json* 2>/dev/null"
-# one that exits 0 and writes no JSON at all: its command named, not only a temporary file
-mkdir -p "$T/njbin"
-printf '#!/bin/sh\nexit 0\n' >"$T/njbin/ddp_train"
-chmod +x "$T/njbin/ddp_train"
-timeout -k 5 30 "$SM" --measure --no-cluster --bin "$T/njbin" --save "$T/meas.json" >"$T/mo" 2>"$T/me"
-st=$?
-check "no JSON in --measure: exit 1 (got $st)" test $st = 1
-has "$T/me" "scale-model: --measure failed, nothing saved: no readable JSON ([Errno 2] No such file or directory" "no JSON in --measure: said"
-has "$T/me" "njbin/ddp_train --model" "no JSON in --measure: the command named"
+# measurements that fail: exit 1, what failed and the command on stderr, no traceback, nothing on
+# stdout, nothing saved
+measure_fails() { # WHAT SCRIPT NEEDLE...: --measure with SCRIPT (sh) as ddp_train
+    local what=$1 d
+    d=$(mktemp -d "$T/bin.XXXX")
+    printf '#!/bin/sh\n%s\n' "$2" >"$d/ddp_train"
+    chmod +x "$d/ddp_train"
+    timeout -k 5 30 "$SM" --measure --no-cluster --bin "$d" --save "$T/meas.json" >"$T/mo" 2>"$T/me"
+    local st=$?
+    check "$what: exit 1 (got $st)" test $st = 1
+    shift 2
+    for needle in "$@" "$d/ddp_train"; do has "$T/me" "$needle" "$what"; done
+    check "$what: no traceback" sh -c "! grep -q Traceback '$T/me'"
+    check "$what: nothing on stdout" test ! -s "$T/mo"
+    check "$what: nothing saved" sh -c "! ls '$T'/meas.json* 2>/dev/null"
+}
+measure_fails "a ddp_train that exits 1" 'echo "ddp_train: cannot run here" >&2; exit 1' \
+    "scale-model: --measure failed, nothing saved: failed (exit 1):" "ddp_train: cannot run here"
+measure_fails "one that leaves a truncated JSON" \
+    'while [ $# -gt 0 ]; do [ "$1" = --json ] && printf "{\\"steps\\": 1" >"$2"; shift; done' \
+    "scale-model: --measure failed, nothing saved: no readable JSON (Expecting" "--mode serial"
+measure_fails "one that writes no JSON" 'exit 0' \
+    "scale-model: --measure failed, nothing saved: no readable JSON ([Errno 2] No such file or directory"
 
 finish
