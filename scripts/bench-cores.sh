@@ -110,9 +110,20 @@ mpi() { # NP: the launcher for NP ranks, bound to cores while they fit
     fi
 }
 failed=0
+# Each run in a session of its own: whatever it leaves (a rank that mpirun, stopped by the time
+# limit while it was still starting, never reached) is killed with the session, after the run and
+# when this script is interrupted.
+sid=""
+sweep() { [[ -z $sid ]] || pkill -KILL -s "$sid" 2>/dev/null || true; }
+trap 'sweep; exit 130' INT
+trap 'sweep; exit 143' TERM
 run() { # NAME CMD...: CMD's output in NAME.log, within the time limit; 1 when it fails
     local rc=0
-    timeout -k 10 "$limit" "${@:2}" >"$out/$1.log" 2>&1 || rc=$?
+    setsid timeout -k 10 "$limit" "${@:2}" >"$out/$1.log" 2>&1 </dev/null &
+    sid=$!
+    wait "$sid" || rc=$?
+    sweep
+    sid=""
     ((rc != 0)) || return 0
     echo "bench-cores.sh: $1 failed (exit $rc$( ((rc == 124 || rc == 137)) && echo ", past --timeout $limit s")): see $out/$1.log" >&2
     failed=$((failed + 1))
